@@ -1,0 +1,53 @@
+"""Who is doing something, and from where: the context every audited call carries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.http import HttpRequest
+
+if TYPE_CHECKING:
+    from portal.accounts.models import User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The user acting (None for the system or an anonymous visitor) and their client."""
+
+    user: User | None
+    client_ip: str | None = None
+    user_agent: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> Actor:
+        user = request.user if request.user.is_authenticated else None
+        return cls(
+            user=user,  # type: ignore[arg-type]
+            client_ip=client_ip(request),
+            user_agent=request.headers.get("User-Agent", "")[:300],
+        )
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(user=None)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address, trusting X-Forwarded-For only as far as our own proxies.
+
+    With TRUSTED_PROXY_COUNT proxies in front of us, the address the outermost of them
+    saw is that many entries from the end of the header; anything before it may be
+    forged by the client.
+    """
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops > 0:
+        forwarded = [
+            part.strip()
+            for part in request.headers.get("X-Forwarded-For", "").split(",")
+            if part.strip()
+        ]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR") or None

@@ -1,0 +1,81 @@
+"""Writing to the audit chain. Every audited event goes through `record`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from portal.audit.actor import Actor
+from portal.audit.models import AuditChainHead, AuditEvent
+
+Outcome = AuditEvent.Outcome
+Kind = AuditEvent.Kind
+ActorRole = AuditEvent.ActorRole
+
+
+def record(
+    actor: Actor,
+    action: str,
+    *,
+    kind: str,
+    role: str | None = None,
+    patient: Any = None,
+    obj: models.Model | None = None,
+    outcome: str = Outcome.SUCCESS,
+    flagged: bool = False,
+    detail: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, in the caller's transaction if there is one.
+
+    Inside an action's transaction the event commits or rolls back with the write it
+    describes; a read's event commits on its own.
+    """
+    with transaction.atomic():
+        head = _locked_head()
+        event = AuditEvent(
+            sequence=head.last_sequence + 1,
+            occurred_at=timezone.now(),
+            actor_id=actor.user.pk if actor.user else None,
+            actor_label=_label(actor),
+            actor_role=role or _default_role(actor),
+            patient_id=getattr(patient, "pk", patient),
+            kind=kind,
+            action=action,
+            object_type=obj._meta.label_lower if obj is not None else "",
+            object_id=str(obj.pk) if obj is not None else "",
+            outcome=outcome,
+            client_ip=actor.client_ip,
+            user_agent=actor.user_agent,
+            flagged=flagged,
+            detail=detail or {},
+            previous_hash=head.last_hash,
+        )
+        event.row_hash = event.compute_hash()
+        event.save()
+        head.last_sequence = event.sequence
+        head.last_hash = event.row_hash
+        head.save(update_fields=["last_sequence", "last_hash"])
+    return event
+
+
+def _locked_head() -> AuditChainHead:
+    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+    if head is None:
+        # Created by a migration; only an emptied database (the test runner's flush)
+        # lacks it, and then the chain starts again from its genesis.
+        head, _created = AuditChainHead.objects.get_or_create(pk=1)
+    return head
+
+
+def _label(actor: Actor) -> str:
+    if actor.user is None:
+        return "system" if actor.client_ip is None else "anonymous"
+    return f"{actor.user.display_name} ({actor.user.username})"
+
+
+def _default_role(actor: Actor) -> str:
+    if actor.user is None:
+        return ActorRole.SYSTEM if actor.client_ip is None else ActorRole.ANONYMOUS
+    return ActorRole.STAFF if actor.user.is_workforce else ActorRole.PATIENT

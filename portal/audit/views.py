@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from portal.audit.models import AuditEvent
+from portal.audit.vocabulary import describe
+from portal.lib.paging import keyset_page
+from portal.patients.access import PatientAccess, record_read
+from portal.patients.models import Scope
+from portal.patients.selection import patient_page
+
+PAGE_SIZE = 50
+
+
+@patient_page(scope=Scope.VIEW)
+def access_log(request: HttpRequest, access: PatientAccess) -> HttpResponse:
+    """Who viewed my record: every read by staff, proxies and apps, in plain language."""
+    record_read(request, access, "access_log.view")
+    others = AuditEvent.objects.filter(
+        patient=access.patient,
+        kind__in=[AuditEvent.Kind.READ, AuditEvent.Kind.WRITE, AuditEvent.Kind.DENIED],
+    )
+    if access.patient.account_id is not None:
+        # The patient's own visits are not news to them.
+        others = others.exclude(actor_id=access.patient.account_id)
+    page = keyset_page(others, request.GET.get("before"), PAGE_SIZE, key="sequence")
+    rows = [(event, describe(event.action)) for event in page.items]
+    context = {"access": access, "accesses": request.portal_accesses, "page": page, "rows": rows}  # type: ignore[attr-defined]
+    return render(request, "audit/access_log.html", context)

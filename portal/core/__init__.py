@@ -1,0 +1,1 @@
+"""Site-wide plumbing: middleware, health checks, error pages and the design system."""

@@ -1,0 +1,1 @@
+"""The patient dashboard: a page of cards that each capability contributes."""

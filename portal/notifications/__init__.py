@@ -1,0 +1,1 @@
+"""In-app notifications and patient tasks (email and SMS delivery come later)."""

@@ -1,0 +1,1 @@
+"""Campuses, departments, practitioners and care teams."""

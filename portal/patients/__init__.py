@@ -1,0 +1,1 @@
+"""Patients, proxy grants, care relationships and the one access policy."""

@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from portal.organization.models import Campus, CareTeam, Practitioner
+
+
+class Scope(models.TextChoices):
+    """What someone acting for a patient may do. The patient has every scope."""
+
+    VIEW = "view", _("See health record")
+    MESSAGE = "message", _("Message the care team")
+    SCHEDULE = "schedule", _("Manage appointments")
+    BILLING = "billing", _("See and pay bills")
+
+
+ALL_SCOPES = frozenset(Scope)
+
+
+class Patient(models.Model):
+    """A person the clinic cares for, identified by their clinic number.
+
+    Separate from `User`: a patient may have no account (a child), and one user may act
+    for several patients (their own record and those they are a proxy for).
+    """
+
+    class Sex(models.TextChoices):
+        FEMALE = "female", _("Female")
+        MALE = "male", _("Male")
+        OTHER = "other", _("Other")
+        UNKNOWN = "unknown", _("Unknown")
+
+    clinic_number = models.CharField(_("clinic number"), max_length=12, unique=True)
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="own_patient",
+        help_text=_("The patient's own sign-in, once they have activated one."),
+    )
+    given_name = models.CharField(_("given name"), max_length=100)
+    family_name = models.CharField(_("family name"), max_length=100)
+    preferred_name = models.CharField(_("preferred name"), max_length=100, blank=True)
+    birth_date = models.DateField(_("date of birth"))
+    sex_at_birth = models.CharField(_("sex assigned at birth"), max_length=10, choices=Sex.choices)
+    gender_identity = models.CharField(_("gender identity"), max_length=60, blank=True)
+    pronouns = models.CharField(_("pronouns"), max_length=30, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    mobile_phone = models.CharField(_("mobile phone"), max_length=30, blank=True)
+    home_phone = models.CharField(_("home phone"), max_length=30, blank=True)
+    address_line = models.CharField(_("street address"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    region = models.CharField(_("state or region"), max_length=100, blank=True)
+    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    country = models.CharField(_("country"), max_length=2, default="US")
+    preferred_language = models.CharField(_("preferred language"), max_length=10, default="en")
+    primary_campus = models.ForeignKey(Campus, on_delete=models.PROTECT, related_name="patients")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["family_name", "given_name", "id"]
+        indexes = [
+            models.Index(fields=["family_name", "given_name"]),
+            models.Index(fields=["birth_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.clinic_number})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def greeting_name(self) -> str:
+        return self.preferred_name or self.given_name
+
+    def age_on(self, day: dt.date) -> int:
+        had_birthday = (day.month, day.day) >= (self.birth_date.month, self.birth_date.day)
+        return day.year - self.birth_date.year - (0 if had_birthday else 1)
+
+
+class ProxyGrantQuerySet(models.QuerySet["ProxyGrant"]):
+    def active(self, at: dt.datetime | None = None) -> ProxyGrantQuerySet:
+        at = at or timezone.now()
+        return self.filter(
+            Q(starts_at__lte=at),
+            Q(expires_at__isnull=True) | Q(expires_at__gt=at),
+            revoked_at__isnull=True,
+        )
+
+
+class ProxyGrant(models.Model):
+    """Permission for one user to act for a patient, with scopes and an expiry.
+
+    Parents of children and carers of dependent adults hold these. The access policy
+    honours only grants that have started, not expired and not been revoked.
+    """
+
+    class Relationship(models.TextChoices):
+        PARENT = "parent", _("Parent or guardian")
+        SPOUSE = "spouse", _("Spouse or partner")
+        CHILD = "child", _("Adult child")
+        CAREGIVER = "caregiver", _("Caregiver")
+        LEGAL_REPRESENTATIVE = "legal", _("Legal representative")
+        OTHER = "other", _("Other")
+
+    grantee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="proxy_grants"
+    )
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="proxy_grants")
+    relationship = models.CharField(_("relationship"), max_length=20, choices=Relationship.choices)
+    scopes = models.JSONField(_("scopes"), default=list, help_text=_("A list of Scope values."))
+    starts_at = models.DateTimeField(_("starts"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ProxyGrantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["patient", "grantee"]
+        indexes = [models.Index(fields=["grantee", "patient"])]
+
+    def __str__(self) -> str:
+        return f"{self.grantee} for {self.patient} ({', '.join(self.scopes)})"
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes) & frozenset(Scope.values)
+
+
+class CareRelationship(models.Model):
+    """A care team (and optionally a named clinician) looking after a patient.
+
+    Staff see a patient's record only through one of these, or by break-glass.
+    """
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="care_relationships"
+    )
+    care_team = models.ForeignKey(
+        CareTeam, on_delete=models.PROTECT, related_name="care_relationships"
+    )
+    practitioner = models.ForeignKey(
+        Practitioner,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="care_relationships",
+        help_text=_("The patient's named clinician in this team, if any."),
+    )
+    starts_on = models.DateField(default=dt.date.today)
+    ends_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["patient", "care_team"]
+        indexes = [models.Index(fields=["care_team", "patient"])]
+
+    def __str__(self) -> str:
+        return f"{self.care_team} cares for {self.patient}"
+
+
+class BreakGlassAccess(models.Model):
+    """Emergency access by staff to a patient they have no care relationship with.
+
+    Granted only with a typed reason, lasts `BREAK_GLASS_MINUTES`, and is audited and
+    flagged for review by a privacy officer.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="break_glass"
+    )
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="break_glass")
+    reason = models.TextField(_("reason"))
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "patient", "expires_at"])]
+        verbose_name_plural = _("break-glass accesses")
+
+    def __str__(self) -> str:
+        return f"{self.user} broke glass for {self.patient} at {self.created_at:%Y-%m-%d %H:%M}"

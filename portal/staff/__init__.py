@@ -1,0 +1,1 @@
+"""The care team's workspace: patient search, break-glass and patient context."""
