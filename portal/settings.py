@@ -24,14 +24,10 @@ DATA_DIR = Path(env_str("PORTAL_DATA_DIR", str(BASE_DIR / "var")))
 DEVELOPMENT_SECRET_KEY = "development-only-key-never-use-in-production"  # noqa: S105
 SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 if PRODUCTION and (SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50):
-    raise ConfigError(
-        "Production needs SECRET_KEY (or SECRET_KEY_FILE): 50 or more random characters."
-    )
+    raise ConfigError("Production needs SECRET_KEY (or SECRET_KEY_FILE): 50 or more random characters.")
 
 DEBUG = env_bool("DEBUG", default=PORTAL_ENV == "development")
-ALLOWED_HOSTS = env_list(
-    "ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1],testserver"
-)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_NAME = env_str("SITE_NAME", "Patient Online Services")
 SITE_ROOT = env_str("SITE_ROOT", "http://127.0.0.1:8000")
@@ -110,9 +106,7 @@ def _database() -> dict[str, object]:
             if env_bool("DATABASE_POOL", default=True):
                 # psycopg's pool keeps connections warm per process; Django requires
                 # CONN_MAX_AGE=0 with it.
-                config["OPTIONS"] = {
-                    "pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 10)}
-                }
+                config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 10)}}
                 config["CONN_MAX_AGE"] = 0
             else:
                 config["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
@@ -141,9 +135,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
-    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -246,6 +238,11 @@ STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 MEDIA_ROOT = DATA_DIR / "media"
+# Outside production whitenoise serves straight from the app folders, no collectstatic.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -22,7 +22,9 @@ class Actor:
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> Actor:
-        user = request.user if request.user.is_authenticated else None
+        # Requests built outside the middleware (test logins) may carry no user.
+        current = getattr(request, "user", None)
+        user = current if current is not None and current.is_authenticated else None
         return cls(
             user=user,  # type: ignore[arg-type]
             client_ip=client_ip(request),
@@ -44,9 +46,7 @@ def client_ip(request: HttpRequest) -> str | None:
     hops = settings.TRUSTED_PROXY_COUNT
     if hops > 0:
         forwarded = [
-            part.strip()
-            for part in request.headers.get("X-Forwarded-For", "").split(",")
-            if part.strip()
+            part.strip() for part in request.headers.get("X-Forwarded-For", "").split(",") if part.strip()
         ]
         if len(forwarded) >= hops:
             return forwarded[-hops]

@@ -72,6 +72,8 @@ def _locked_head() -> AuditChainHead:
 def _label(actor: Actor) -> str:
     if actor.user is None:
         return "system" if actor.client_ip is None else "anonymous"
+    if actor.user.is_workforce:
+        return actor.user.practitioner.display_name
     return f"{actor.user.display_name} ({actor.user.username})"
 
 

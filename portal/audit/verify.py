@@ -28,9 +28,7 @@ def verify_chain() -> tuple[int, list[Problem]]:
         count += 1
         if event.sequence != expected_sequence:
             problems.append(
-                Problem(
-                    expected_sequence, f"rows {expected_sequence}-{event.sequence - 1} are missing"
-                )
+                Problem(expected_sequence, f"rows {expected_sequence}-{event.sequence - 1} are missing")
             )
         if event.previous_hash != previous_hash:
             problems.append(Problem(event.sequence, "does not link to the row before it"))
@@ -39,9 +37,7 @@ def verify_chain() -> tuple[int, list[Problem]]:
         expected_sequence = event.sequence + 1
         previous_hash = event.row_hash
     head = AuditChainHead.objects.filter(pk=1).first()
-    if head is not None and (
-        head.last_sequence != expected_sequence - 1 or head.last_hash != previous_hash
-    ):
+    if head is not None and (head.last_sequence != expected_sequence - 1 or head.last_hash != previous_hash):
         problems.append(Problem(head.last_sequence, "rows at the end of the chain are missing"))
     return count, problems
 

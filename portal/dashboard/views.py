@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from portal.dashboard.cards import cards_for
@@ -27,7 +28,7 @@ def home(request: HttpRequest, access: PatientAccess) -> HttpResponse:
 @require_POST
 def switch_patient(request: HttpRequest) -> HttpResponse:
     """Change which patient the user is acting for; only to someone they may act for."""
-    _, accesses = current_access(request)
+    _current, accesses = current_access(request)
     chosen = choose(accesses, request.POST.get("patient"))
     if chosen is None:
         messages.error(request, _("You cannot act for that person."))

@@ -13,9 +13,9 @@ SHOWN = 5
 @card_provider
 def open_tasks(request: HttpRequest, access: PatientAccess) -> Card | None:
     tasks = list(
-        Task.objects.filter(patient=access.patient, completed_at__isnull=True).order_by(
-            "due_on", "id"
-        )[: SHOWN + 1]
+        Task.objects.filter(patient=access.patient, completed_at__isnull=True).order_by("due_on", "id")[
+            : SHOWN + 1
+        ]
     )
     if not tasks:
         return None

@@ -15,23 +15,17 @@ class Notification(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
-    patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.CASCADE, related_name="notifications"
-    )
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="notifications")
     title = models.CharField(_("title"), max_length=200)
     body = models.TextField(_("body"), blank=True)
-    link = models.CharField(
-        _("link"), max_length=300, blank=True, help_text=_("A path inside the portal.")
-    )
+    link = models.CharField(_("link"), max_length=300, blank=True, help_text=_("A path inside the portal."))
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(
-                fields=["recipient", "patient", "read_at", "-created_at"], name="notif_inbox"
-            )
+            models.Index(fields=["recipient", "patient", "read_at", "-created_at"], name="notif_inbox")
         ]
 
     def __str__(self) -> str:
@@ -44,9 +38,7 @@ class Task(models.Model):
     patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="tasks")
     title = models.CharField(_("title"), max_length=200)
     detail = models.TextField(_("detail"), blank=True)
-    link = models.CharField(
-        _("link"), max_length=300, blank=True, help_text=_("A path inside the portal.")
-    )
+    link = models.CharField(_("link"), max_length=300, blank=True, help_text=_("A path inside the portal."))
     due_on = models.DateField(_("due"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)

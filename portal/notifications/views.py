@@ -30,9 +30,7 @@ def notification_list(request: HttpRequest, access: PatientAccess) -> HttpRespon
 
 @patient_page(scope=None)
 @require_POST
-def open_notification(
-    request: HttpRequest, access: PatientAccess, notification_id: int
-) -> HttpResponse:
+def open_notification(request: HttpRequest, access: PatientAccess, notification_id: int) -> HttpResponse:
     """Mark a notification read and follow its link."""
     notification, _access = require_object(
         request, Notification.objects.filter(recipient=request.user), scope=None, pk=notification_id

@@ -22,8 +22,6 @@ def care_team(request: HttpRequest, access: PatientAccess) -> Card | None:
         .select_related("care_team__campus", "practitioner")
         .order_by("care_team__name")
     )
-    campus = Campus.objects.prefetch_related("opening_hours").get(
-        pk=access.patient.primary_campus_id
-    )
+    campus = Campus.objects.prefetch_related("opening_hours").get(pk=access.patient.primary_campus_id)
     context = {"relationships": relationships, "campus": campus, "hours_today": hours_today(campus)}
     return Card(_("Your care"), "organization/cards/care.html", context, order=50)

@@ -132,9 +132,7 @@ class Practitioner(models.Model):
     )
     given_name = models.CharField(_("given name"), max_length=100)
     family_name = models.CharField(_("family name"), max_length=100)
-    credentials = models.CharField(
-        _("credentials"), max_length=40, blank=True, help_text=_("e.g. MD, RN")
-    )
+    credentials = models.CharField(_("credentials"), max_length=40, blank=True, help_text=_("e.g. MD, RN"))
     npi = models.CharField(_("NPI"), max_length=10, blank=True)
     role = models.CharField(_("role"), max_length=30, choices=Role.choices)
     departments = models.ManyToManyField(Department, related_name="practitioners", blank=True)

@@ -80,9 +80,7 @@ class PatientAccess:
         return self.role in (Role.STAFF, Role.BREAK_GLASS)
 
 
-def decide(
-    user: User | Any, patient: Patient, at: dt.datetime | None = None
-) -> PatientAccess | None:
+def decide(user: User | Any, patient: Patient, at: dt.datetime | None = None) -> PatientAccess | None:
     """The user's access to the patient, or None. Pure decision: writes nothing."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
@@ -91,9 +89,7 @@ def decide(
         return PatientAccess(user, patient, Role.SELF, ALL_SCOPES)
     grant = ProxyGrant.objects.active(at).filter(grantee=user, patient=patient).first()
     if grant is not None and grant.scope_set:
-        return PatientAccess(
-            user, patient, Role.PROXY, grant.scope_set, grant.get_relationship_display()
-        )
+        return PatientAccess(user, patient, Role.PROXY, grant.scope_set, grant.get_relationship_display())
     return _staff_access(user, patient, at)
 
 
@@ -107,9 +103,7 @@ def _staff_access(user: User, patient: Patient, at: dt.datetime) -> PatientAcces
     if scopes:
         return PatientAccess(user, patient, Role.STAFF, scopes)
     if BreakGlassAccess.objects.filter(user=user, patient=patient, expires_at__gt=at).exists():
-        return PatientAccess(
-            user, patient, Role.BREAK_GLASS, ROLE_SCOPES.get(practitioner.role, frozenset())
-        )
+        return PatientAccess(user, patient, Role.BREAK_GLASS, ROLE_SCOPES.get(practitioner.role, frozenset()))
     return None
 
 
@@ -171,9 +165,7 @@ def staff_patients(user: User, at: dt.datetime | None = None) -> models.QuerySet
     if _office_scopes(practitioner):
         return Patient.objects.all()
     on = (at or timezone.now()).date()
-    cared_for = Patient.objects.filter(
-        _active_care(on), care_relationships__care_team__members=practitioner
-    )
+    cared_for = Patient.objects.filter(_active_care(on), care_relationships__care_team__members=practitioner)
     return Patient.objects.filter(pk__in=cared_for.values("pk"))
 
 
@@ -213,9 +205,7 @@ def record_read(
     )
 
 
-def require_patient(
-    request: HttpRequest, patient_id: Any, scope: str | None = Scope.VIEW
-) -> PatientAccess:
+def require_patient(request: HttpRequest, patient_id: Any, scope: str | None = Scope.VIEW) -> PatientAccess:
     """Load the patient named in a URL for the requesting user, or 404 (audited)."""
     patient = Patient.objects.filter(pk=_as_int(patient_id)).first()
     access = decide(request.user, patient) if patient is not None else None

@@ -147,12 +147,8 @@ class CareRelationship(models.Model):
     Staff see a patient's record only through one of these, or by break-glass.
     """
 
-    patient = models.ForeignKey(
-        Patient, on_delete=models.CASCADE, related_name="care_relationships"
-    )
-    care_team = models.ForeignKey(
-        CareTeam, on_delete=models.PROTECT, related_name="care_relationships"
-    )
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="care_relationships")
+    care_team = models.ForeignKey(CareTeam, on_delete=models.PROTECT, related_name="care_relationships")
     practitioner = models.ForeignKey(
         Practitioner,
         on_delete=models.PROTECT,
@@ -179,9 +175,7 @@ class BreakGlassAccess(models.Model):
     flagged for review by a privacy officer.
     """
 
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="break_glass"
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="break_glass")
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="break_glass")
     reason = models.TextField(_("reason"))
     created_at = models.DateTimeField(default=timezone.now)

@@ -22,9 +22,7 @@ def search_patients(
     if birth_date:
         results = results.filter(birth_date=birth_date)
     return list(
-        results.select_related("primary_campus").order_by("family_name", "given_name", "id")[
-            :MAX_RESULTS
-        ]
+        results.select_related("primary_campus").order_by("family_name", "given_name", "id")[:MAX_RESULTS]
     )
 
 

@@ -23,9 +23,7 @@ def home(request: HttpRequest) -> HttpResponse:
     results = None
     if form.is_bound and form.is_valid():
         reachable = staff_patients(request.user)  # type: ignore[arg-type]
-        results = search_patients(
-            reachable, form.cleaned_data["q"], form.cleaned_data["birth_date"]
-        )
+        results = search_patients(reachable, form.cleaned_data["q"], form.cleaned_data["birth_date"])
     active_break_glass = BreakGlassAccess.objects.filter(
         user=request.user, expires_at__gt=timezone.now()
     ).select_related("patient")
@@ -41,9 +39,7 @@ def patient_detail(request: HttpRequest, patient_id: int) -> HttpResponse:
     context = {
         "access": access,
         "patient": patient,
-        "care": CareRelationship.objects.filter(patient=patient).select_related(
-            "care_team", "practitioner"
-        ),
+        "care": CareRelationship.objects.filter(patient=patient).select_related("care_team", "practitioner"),
         "proxies": ProxyGrant.objects.active().filter(patient=patient).select_related("grantee"),
     }
     return render(request, "staff/patient_detail.html", context)
@@ -54,23 +50,15 @@ def break_glass(request: HttpRequest) -> HttpResponse:
     """Emergency access to a patient outside the user's care relationships."""
     form = BreakGlassForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        patient = Patient.objects.filter(
-            clinic_number=form.cleaned_data["clinic_number"].strip()
-        ).first()
+        patient = Patient.objects.filter(clinic_number=form.cleaned_data["clinic_number"].strip()).first()
         if patient is None:
             form.add_error("clinic_number", _("No patient has that clinic number."))
         else:
             try:
-                actions.do_break_glass(
-                    Actor.from_request(request), patient, form.cleaned_data["reason"]
-                )
+                actions.do_break_glass(Actor.from_request(request), patient, form.cleaned_data["reason"])
             except actions.BreakGlassRefused as refusal:
                 form.add_error("reason", str(refusal))
             else:
-                messages.warning(
-                    request, _("Emergency access granted. It is recorded and will be reviewed.")
-                )
+                messages.warning(request, _("Emergency access granted. It is recorded and will be reviewed."))
                 return redirect("staff:patient", patient_id=patient.pk)
-    return render(
-        request, "staff/break_glass.html", {"form": form, "minutes": settings.BREAK_GLASS_MINUTES}
-    )
+    return render(request, "staff/break_glass.html", {"form": form, "minutes": settings.BREAK_GLASS_MINUTES})

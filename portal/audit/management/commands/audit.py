@@ -19,9 +19,5 @@ class Command(BaseCommand):
         for problem in problems:
             self.stderr.write(f"audit event #{problem.sequence}: {problem.message}")
         if problems:
-            raise CommandError(
-                f"The audit chain is broken: {len(problems)} problem(s) in {count} events."
-            )
-        self.stdout.write(
-            self.style.SUCCESS(f"The audit chain is intact: {count} events verified.")
-        )
+            raise CommandError(f"The audit chain is broken: {len(problems)} problem(s) in {count} events.")
+        self.stdout.write(self.style.SUCCESS(f"The audit chain is intact: {count} events verified."))

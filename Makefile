@@ -1,0 +1,47 @@
+# Two commands: `make demo` and `make test`. Everything else is a step of those.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test install lint typecheck test-sqlite test-postgres messages bench clean
+
+demo: $(INSTALLED)
+	$(PY) -m portal demo
+
+test: $(INSTALLED)
+	bash tools/test.sh
+
+# Reinstall whenever the pinned dependencies change.
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED)
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	PORTAL_ENV=test $(PY) manage.py makemigrations --check --dry-run
+
+typecheck: $(INSTALLED)
+	PORTAL_ENV=test $(VENV)/bin/mypy portal benchmarks tools
+
+test-sqlite: $(INSTALLED)
+	PORTAL_ENV=test $(VENV)/bin/pytest -n auto
+
+test-postgres: $(INSTALLED)
+	bash tools/test.sh postgres
+
+messages: $(INSTALLED)
+	$(PY) manage.py makemessages -l es --ignore=.venv --ignore=var --ignore=benchmarks
+	$(PY) manage.py compilemessages --ignore=.venv
+
+bench: $(INSTALLED)
+	$(PY) -m benchmarks.generate --patients 100000
+	$(PY) -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every check and test: lint and types, the suite on SQLite (with the browser
+# tests), then the suite again on PostgreSQL. Without PostgreSQL or Chromium those
+# parts are skipped with a message; with PORTAL_REQUIRE_SERVICES=1 (CI) they fail.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PORTAL_ENV=test
+VENV=.venv
+PG_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/portal}
+require=${PORTAL_REQUIRE_SERVICES:-0}
+only=${1:-all}
+
+missing() {
+  if [ "$require" = "1" ]; then
+    echo "FAIL: $1 (PORTAL_REQUIRE_SERVICES=1 makes this an error)" >&2
+    exit 1
+  fi
+  echo "SKIPPED: $1" >&2
+}
+
+if [ "$only" = "all" ]; then
+  echo "== lint and types"
+  $VENV/bin/ruff check .
+  $VENV/bin/ruff format --check .
+  $VENV/bin/python manage.py makemigrations --check --dry-run
+  $VENV/bin/mypy portal benchmarks tools
+
+  echo "== tests on SQLite (with browser tests)"
+  $VENV/bin/pytest -n auto
+fi
+
+echo "== tests on PostgreSQL"
+if $VENV/bin/python -m tools.services postgres "$PG_URL"; then
+  DATABASE_URL=$PG_URL $VENV/bin/pytest -n auto -m "not browser"
+else
+  missing "PostgreSQL is not reachable at $PG_URL: PostgreSQL tests skipped"
+fi
