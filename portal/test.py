@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.http import HttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -43,6 +42,12 @@ class World:
     unassigned_staff: User
     scheduler: User
     admin: User
+
+    def persona(self, name: str) -> User:
+        """A signed-in persona by name ('anonymous' has no user, so is not one)."""
+        user = self.personas()[name]
+        assert user is not None
+        return user
 
     def personas(self) -> dict[str, User | None]:
         return {
@@ -163,7 +168,7 @@ def query_count(call: Callable[[], Any]) -> int:
 PER_RENDER = re.compile(rb'name="(csrfmiddlewaretoken|next)" (type="hidden" )?value="[^"]*"')
 
 
-def assert_same_as_missing(response: HttpResponse, missing: HttpResponse) -> None:
+def assert_same_as_missing(response: Any, missing: Any) -> None:
     """A refused object must look exactly like a missing one: a 404, or the same redirect."""
     assert response.status_code == missing.status_code
     assert response.status_code in (302, 404)

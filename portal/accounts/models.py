@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 
@@ -24,3 +25,11 @@ class User(AbstractUser):
     def is_workforce(self) -> bool:
         """True for members of staff, who work in the staff workspace."""
         return hasattr(self, "practitioner") and self.practitioner.active
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The request's user, in a view that only signed-in users reach."""
+    user = request.user
+    if not isinstance(user, User):
+        raise TypeError("This view needs a signed-in user.")
+    return user

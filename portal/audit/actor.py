@@ -26,7 +26,7 @@ class Actor:
         current = getattr(request, "user", None)
         user = current if current is not None and current.is_authenticated else None
         return cls(
-            user=user,  # type: ignore[arg-type]
+            user=user,
             client_ip=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:300],
         )

@@ -26,5 +26,5 @@ def access_log(request: HttpRequest, access: PatientAccess) -> HttpResponse:
         others = others.exclude(actor_id=access.patient.account_id)
     page = keyset_page(others, request.GET.get("before"), PAGE_SIZE, key="sequence")
     rows = [(event, describe(event.action)) for event in page.items]
-    context = {"access": access, "accesses": request.portal_accesses, "page": page, "rows": rows}  # type: ignore[attr-defined]
+    context = {"access": access, "page": page, "rows": rows}
     return render(request, "audit/access_log.html", context)

@@ -16,12 +16,7 @@ from portal.patients.selection import SESSION_KEY, choose, current_access, patie
 @patient_page(scope=None)
 def home(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     record_read(request, access, "dashboard.view")
-    context = {
-        "access": access,
-        "accesses": request.portal_accesses,
-        "cards": cards_for(request, access),
-    }  # type: ignore[attr-defined]
-    return render(request, "dashboard/home.html", context)
+    return render(request, "dashboard/home.html", {"access": access, "cards": cards_for(request, access)})
 
 
 @login_required

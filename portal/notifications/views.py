@@ -21,11 +21,7 @@ PAGE_SIZE = 25
 def notification_list(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     notifications = Notification.objects.filter(recipient=access.user, patient=access.patient)
     page = keyset_page(notifications, request.GET.get("before"), PAGE_SIZE)
-    return render(
-        request,
-        "notifications/list.html",
-        {"access": access, "accesses": request.portal_accesses, "page": page},
-    )  # type: ignore[attr-defined]
+    return render(request, "notifications/list.html", {"access": access, "page": page})
 
 
 @patient_page(scope=None)
@@ -33,7 +29,7 @@ def notification_list(request: HttpRequest, access: PatientAccess) -> HttpRespon
 def open_notification(request: HttpRequest, access: PatientAccess, notification_id: int) -> HttpResponse:
     """Mark a notification read and follow its link."""
     notification, _access = require_object(
-        request, Notification.objects.filter(recipient=request.user), scope=None, pk=notification_id
+        request, Notification.objects.filter(recipient=access.user), scope=None, pk=notification_id
     )
     actions.do_mark_notification_read(Actor.from_request(request), notification)
     target = notification.link

@@ -53,7 +53,8 @@ def patient_page(
                 if getattr(request.user, "is_workforce", False):
                     return redirect("staff:home")
                 return render(request, "patients/no_patient.html", status=200)
-            request.portal_accesses = accesses  # type: ignore[attr-defined]
+            # Read by the `acting_for` context processor to draw the switcher.
+            setattr(request, "portal_accesses", accesses)  # noqa: B010
             if scope is not None and not access.allows(scope):
                 return render(
                     request,
@@ -66,3 +67,8 @@ def patient_page(
         return wrapper
 
     return decorator
+
+
+def acting_for(request: HttpRequest) -> dict[str, Any]:
+    """Context processor: everyone the user may switch to, on patient-side pages."""
+    return {"accesses": getattr(request, "portal_accesses", [])}

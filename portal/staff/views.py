@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.accounts.models import signed_in_user
 from portal.audit.actor import Actor
 from portal.patients import actions
 from portal.patients.access import record_read, require_patient, staff_patients
@@ -22,10 +23,10 @@ def home(request: HttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET or None)
     results = None
     if form.is_bound and form.is_valid():
-        reachable = staff_patients(request.user)  # type: ignore[arg-type]
+        reachable = staff_patients(signed_in_user(request))
         results = search_patients(reachable, form.cleaned_data["q"], form.cleaned_data["birth_date"])
     active_break_glass = BreakGlassAccess.objects.filter(
-        user=request.user, expires_at__gt=timezone.now()
+        user=signed_in_user(request), expires_at__gt=timezone.now()
     ).select_related("patient")
     context = {"form": form, "results": results, "break_glass": list(active_break_glass)}
     return render(request, "staff/home.html", context)

@@ -35,7 +35,11 @@ def test_a_wrong_password_is_refused_and_audited(client: Client, world: World, v
     assert response.status_code == 200
     assert "There is a problem" in response.content.decode()
     event = AuditEvent.objects.get(action="auth.sign_in")
-    assert (event.actor_id, event.outcome, event.detail["known_user_id"]) == (None, "failure", world.alice_user.pk)
+    assert (event.actor_id, event.outcome, event.detail["known_user_id"]) == (
+        None,
+        "failure",
+        world.alice_user.pk,
+    )
 
 
 def test_signing_out_is_audited(client: Client, world: World, verified: None) -> None:

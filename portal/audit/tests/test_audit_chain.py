@@ -21,7 +21,7 @@ def _write_events(world: World, count: int = 5) -> None:
         record(actor, "patient.view", kind=Kind.READ, patient=world.alice, detail={"n": n})
 
 
-def _tamper(sql: str, params: list[object]) -> None:
+def _tamper(sql: str, params: list[str | int]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

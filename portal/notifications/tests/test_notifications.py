@@ -31,7 +31,7 @@ def test_opening_a_notification_marks_it_read_and_follows_its_link(
 
 @pytest.mark.parametrize("persona", ["proxy", "other_patient", "clinician", "unassigned_staff"])
 def test_nobody_else_can_open_it(client: Client, world: World, note: Notification, persona: str) -> None:
-    client.force_login(world.personas()[persona])
+    client.force_login(world.persona(persona))
     response = client.post(reverse("notifications:open", args=[note.pk]))
     missing = client.post(reverse("notifications:open", args=[999999]))
     assert_same_as_missing(response, missing)
@@ -69,7 +69,9 @@ def test_offsite_links_are_not_followed(client: Client, world: World) -> None:
     assert response["Location"] == reverse("notifications:list")
 
 
-def test_the_list_shows_only_the_users_own_notifications(client: Client, world: World, note: Notification) -> None:
+def test_the_list_shows_only_the_users_own_notifications(
+    client: Client, world: World, note: Notification
+) -> None:
     Notification.objects.create(recipient=world.proxy_user, patient=world.alice, title="For the proxy")
     client.force_login(world.alice_user)
     page = client.get(reverse("notifications:list")).content.decode()
@@ -110,13 +112,17 @@ def test_completing_a_task_is_audited(client: Client, world: World) -> None:
     task.refresh_from_db()
     assert task.completed_at is not None
     event = AuditEvent.objects.get(action="task.complete")
-    assert (event.actor_id, event.actor_role, event.patient_id) == (world.proxy_user.pk, "proxy", world.alice.pk)
+    assert (event.actor_id, event.actor_role, event.patient_id) == (
+        world.proxy_user.pk,
+        "proxy",
+        world.alice.pk,
+    )
 
 
 @pytest.mark.parametrize("persona", ["other_patient", "clinician", "unassigned_staff"])
 def test_strangers_cannot_complete_a_task(client: Client, world: World, persona: str) -> None:
     task = Task.objects.create(patient=world.alice, title="Confirm your contact details")
-    client.force_login(world.personas()[persona])
+    client.force_login(world.persona(persona))
     response = client.post(reverse("notifications:complete_task", args=[task.pk]))
     assert response.status_code in (302, 404)
     task.refresh_from_db()

@@ -47,7 +47,7 @@ def test_an_empty_search_asks_for_something(client: Client, world: World) -> Non
 
 @pytest.mark.parametrize("persona", ["patient", "proxy", "other_patient"])
 def test_patients_cannot_enter_the_workspace(client: Client, world: World, persona: str) -> None:
-    client.force_login(world.personas()[persona])
+    client.force_login(world.persona(persona))
     assert client.get(reverse("staff:home")).status_code == 404
     assert client.get(reverse("staff:patient", args=[world.alice.pk])).status_code == 404
 
@@ -71,8 +71,10 @@ def test_the_patient_page_is_audited_for_the_care_team(client: Client, world: Wo
 
 
 @pytest.mark.parametrize("persona", ["unassigned_staff", "admin"])
-def test_other_staff_get_the_same_404_as_a_missing_patient(client: Client, world: World, persona: str) -> None:
-    client.force_login(world.personas()[persona])
+def test_other_staff_get_the_same_404_as_a_missing_patient(
+    client: Client, world: World, persona: str
+) -> None:
+    client.force_login(world.persona(persona))
     foreign = client.get(reverse("staff:patient", args=[world.alice.pk]))
     missing = client.get(reverse("staff:patient", args=[987654]))
     assert_same_as_missing(foreign, missing)
