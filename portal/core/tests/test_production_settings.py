@@ -52,7 +52,7 @@ def test_production_cookies_are_host_prefixed_and_secure(tmp_path: Path) -> None
         "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE,"
         " s.SECURE_HSTS_SECONDS > 0, s.DEBUG)"
     )
-    result = _run(tmp_path, "shell", "-c", code, SECRET_KEY=GOOD_KEY)
+    result = _run(tmp_path, "shell", "--no-imports", "-c", code, SECRET_KEY=GOOD_KEY)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "__Host-portal-session",
