@@ -61,3 +61,20 @@ def test_spanish_is_available(client: Client) -> None:
     assert response.status_code == 302
     page = client.get(reverse("account_login"), HTTP_ACCEPT_LANGUAGE="es").content.decode()
     assert 'lang="es"' in page
+
+
+@pytest.mark.django_db
+def test_a_stale_form_gets_a_plain_explanation(world: World) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(world.alice_user)
+    response = client.post(reverse("switch_patient"), {"patient": world.alice.pk})
+    assert response.status_code == 403
+    assert "Your form expired" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_admin_has_no_patient_data(client: Client, world: World) -> None:
+    client.force_login(world.admin)
+    page = client.get("/admin/").content.decode()
+    assert "Campuses" in page
+    assert "/admin/patients/" not in page
