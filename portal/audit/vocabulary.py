@@ -18,6 +18,8 @@ _phrases: dict[str, Promise | str] = {
     "proxy.grant": _("gave someone access to your account"),
     "proxy.revoke": _("removed someone's access to your account"),
     "task.complete": _("marked a task as done"),
+    "notification.read": _("read a notification"),
+    "notification.read_all": _("marked notifications as read"),
     "profile.view": _("looked at your contact details"),
 }
 

@@ -12,17 +12,20 @@ from portal.patients.access import PatientAccess
 
 
 @transaction.atomic
-def do_mark_notification_read(actor: Actor, notification: Notification) -> None:
+def do_mark_notification_read(actor: Actor, access: PatientAccess, notification: Notification) -> None:
     if notification.read_at is None:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
+        _record(actor, access, "notification.read", obj=notification)
 
 
 @transaction.atomic
 def do_mark_all_notifications_read(actor: Actor, access: PatientAccess) -> int:
-    return Notification.objects.filter(
-        recipient=access.user, patient=access.patient, read_at__isnull=True
-    ).update(read_at=timezone.now())
+    unread = Notification.objects.filter(recipient=access.user, patient=access.patient, read_at__isnull=True)
+    count = unread.update(read_at=timezone.now())
+    if count:
+        _record(actor, access, "notification.read_all", detail={"count": count})
+    return count
 
 
 @transaction.atomic
@@ -30,11 +33,8 @@ def do_complete_task(actor: Actor, access: PatientAccess, task: Task) -> None:
     if task.completed_at is None:
         task.completed_at = timezone.now()
         task.save(update_fields=["completed_at"])
-        record(
-            actor,
-            "task.complete",
-            kind=Kind.WRITE,
-            role=access.role.value,
-            patient=access.patient,
-            obj=task,
-        )
+        _record(actor, access, "task.complete", obj=task)
+
+
+def _record(actor: Actor, access: PatientAccess, action: str, **fields: object) -> None:
+    record(actor, action, kind=Kind.WRITE, role=access.role.value, patient=access.patient, **fields)  # type: ignore[arg-type]

@@ -28,10 +28,10 @@ def notification_list(request: HttpRequest, access: PatientAccess) -> HttpRespon
 @require_POST
 def open_notification(request: HttpRequest, access: PatientAccess, notification_id: int) -> HttpResponse:
     """Mark a notification read and follow its link."""
-    notification, _access = require_object(
+    notification, notification_access = require_object(
         request, Notification.objects.filter(recipient=access.user), scope=None, pk=notification_id
     )
-    actions.do_mark_notification_read(Actor.from_request(request), notification)
+    actions.do_mark_notification_read(Actor.from_request(request), notification_access, notification)
     target = notification.link
     if not target or not url_has_allowed_host_and_scheme(target, allowed_hosts=None):
         target = "notifications:list"
