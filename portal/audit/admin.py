@@ -12,7 +12,16 @@ from portal.audit.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
-    list_display = ["sequence", "occurred_at", "actor_label", "actor_role", "action", "outcome", "patient_id", "flagged"]
+    list_display = [
+        "sequence",
+        "occurred_at",
+        "actor_label",
+        "actor_role",
+        "action",
+        "outcome",
+        "patient_id",
+        "flagged",
+    ]
     list_filter = ["flagged", "kind", "outcome", "actor_role"]
     search_fields = ["action", "actor_label"]
     ordering = ["-sequence"]
