@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from portal.audit.models import AuditEvent
 from portal.patients.models import BreakGlassAccess
-from portal.test import World, assert_same_as_missing
+from portal.test import World, assert_same_as_missing, query_count
 
 pytestmark = pytest.mark.django_db
 REASON = "Patient arrived unconscious in the emergency department"
@@ -123,3 +123,24 @@ def test_patients_cannot_break_glass(client: Client, world: World) -> None:
     )
     assert response.status_code == 404
     assert not BreakGlassAccess.objects.exists()
+
+
+def test_search_runs_a_fixed_number_of_queries(client: Client, world: World) -> None:
+    from portal.patients.models import CareRelationship, Patient
+
+    client.force_login(world.clinician)
+    url = reverse("staff:home")
+    client.get(url)  # the first request of a session records it (allauth usersessions)
+    small = query_count(lambda: client.get(url, {"q": "a"}))
+    for n in range(30):
+        patient = Patient.objects.create(
+            clinic_number=f"2000{n:04d}",
+            given_name=f"Ann{n}",
+            family_name="Abbot",
+            birth_date=world.alice.birth_date,
+            sex_at_birth="female",
+            primary_campus=world.campus,
+        )
+        CareRelationship.objects.create(patient=patient, care_team=world.care_team)
+    assert "Abbot, Ann29" in client.get(url, {"q": "a"}).content.decode()
+    assert query_count(lambda: client.get(url, {"q": "a"})) == small
