@@ -1,0 +1,47 @@
+"""Measure the benchmark pages and record the results in docs/benchmarks.md.
+
+    .venv/bin/python -m benchmarks.run [--requests 200] [--warmup 20]
+
+Run `python -m benchmarks.generate` first; this reads the same database.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmarks.environment import ROOT, configure
+
+DOCS = ROOT / "docs" / "benchmarks.md"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Measure pages as the heavy patient.")
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed requests first")
+    parser.add_argument("--docs", type=Path, default=DOCS, help="the page to record results in")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    configure()
+    # Imported only now: the models need Django set up against the benchmark database.
+    from django.utils import timezone
+
+    from benchmarks.measure import database_note, machine_note, measure_all, record_results
+
+    results = measure_all(args.requests, args.warmup)
+    machine, database = machine_note(), database_note()
+    for result in results:
+        print(
+            f"{result.page}: median {result.median_ms:.1f} ms, p95 {result.p95_ms:.1f} ms, "
+            f"{result.queries} queries; raw SQL {result.baseline_median_ms:.2f} ms in "
+            f"{result.baseline_queries} queries ({database}; {machine})"
+        )
+    record_results(args.docs, results, timezone.now().date(), machine, database)
+    print(f"Recorded in {args.docs}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+"""How much data the benchmark generates; importable before Django is set up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much to generate; the defaults are the documented benchmark."""
+
+    patients: int = 100_000
+    notifications: int = 5_000
+    tasks: int = 200
+    audit_events: int = 20_000
+    years: int = 10

@@ -1,0 +1,49 @@
+"""The generator and the runner work end to end on a tiny organisation.
+
+Times nothing that matters and asserts nothing about speed: that is the runner's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from benchmarks.history import HISTORY, build
+from benchmarks.measure import RESULTS_START, measure_all, record_results
+from benchmarks.sizes import Sizes
+from portal.audit.models import AuditEvent
+from portal.audit.verify import verify_chain
+from portal.notifications.models import Notification, Task
+from portal.patients.models import Patient
+
+ANCHOR = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+TINY = Sizes(patients=50, notifications=100, tasks=20, audit_events=300, years=2)
+
+
+@pytest.mark.django_db
+def test_the_generator_builds_a_heavy_patient_with_a_valid_audit_chain() -> None:
+    history = build(TINY, seed=1, anchor=ANCHOR, log=lambda line: None)
+    assert Patient.objects.count() == 51
+    assert Notification.objects.filter(patient=history.patient).count() == 100
+    assert Task.objects.filter(patient=history.patient).count() == 20
+    assert AuditEvent.objects.filter(patient_id=history.patient.pk).count() == 300
+    assert verify_chain()[1] == []
+    assert HISTORY[-1][0] == "audit events"
+
+
+@pytest.mark.django_db
+def test_the_runner_measures_and_records_a_table(tmp_path: Path) -> None:
+    build(TINY, seed=1, anchor=ANCHOR, log=lambda line: None)
+    results = measure_all(requests=3, warmup=1)
+    assert [result.page for result in results] == ["dashboard"]
+    assert results[0].queries > 0 and results[0].baseline_queries == 4
+    docs = tmp_path / "benchmarks.md"
+    docs.write_text("# Benchmarks\n", encoding="utf-8")
+    record_results(docs, results, ANCHOR.date(), "test machine", "SQLite")
+    record_results(docs, results, ANCHOR.date(), "test machine", "SQLite")
+    text = docs.read_text(encoding="utf-8")
+    assert text.count(RESULTS_START) == 1
+    assert text.count("| 2026-06-01 | test machine | SQLite | dashboard |") == 1
+    assert verify_chain()[1] == []
