@@ -13,7 +13,9 @@ GOOD_KEY = "k" * 20 + "-production-secret-key-for-the-settings-test-only-0123456
 
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {
-        key: value for key, value in os.environ.items() if key not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     environment.update(
         PORTAL_ENV="production", PORTAL_DATA_DIR=str(tmp_path), ALLOWED_HOSTS="portal.example.org"
