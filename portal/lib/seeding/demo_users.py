@@ -187,7 +187,6 @@ def _demo_patient(teams: dict[str, CareTeam], clinician: Practitioner, today: dt
     cardiology = teams[CARDIOLOGY_TEAM]
     _cared_for(patient, cardiology, _first_clinician(cardiology, besides=clinician), today)
     _inbox(user, patient, [
-        ("Your lab results are ready", "Results from your blood test are in your record.", "/"),
         ("Welcome to Patient Online Services", "Your account is ready to use.", "/"),
         ("See who has viewed your record", "Every look at your record is logged.",
          "/record-access/"),
@@ -197,7 +196,6 @@ def _demo_patient(teams: dict[str, CareTeam], clinician: Practitioner, today: dt
         ("Confirm your contact details", "Check your address and phone numbers are right.",
          "/", 7),
         ("Bring your insurance card and photo ID to your next visit", "", "", 14),
-        ("Complete your health history questionnaire", "", "", 21),
     ])  # fmt: skip
 
 

@@ -90,20 +90,17 @@ GENDER_MINORITIES = (
     ("Genderqueer", "they/them"),
 )
 
-# (title, body, link): links only to pages that exist today.
+# (title, body, link): links only to pages that exist today, and nothing that claims a
+# result or document the record does not hold (those arrive with their capabilities).
 NOTIFICATIONS = (
-    ("Your test results are ready", "New results from your recent visit are in your record.", "/"),
     ("Reminder: annual check-up", "It is time to book your yearly check-up.", ""),
-    ("New document in your record", "A visit summary was added to your record.", "/"),
     ("Someone viewed your record", "See who has looked at your record.", "/record-access/"),
     ("Flu shots are available", "Walk-in flu shots are offered at every campus.", ""),
     ("You have new notifications", "Catch up on what changed in your account.", "/notifications/"),
 )
 TASKS = (
     ("Confirm your contact details", "Check your address and phone numbers are right.", "/"),
-    ("Complete your health history questionnaire", "", ""),
     ("Bring your insurance card and photo ID to your next visit", "", ""),
-    ("Review your medication list", "Tell us about anything you have stopped or started.", ""),
 )
 
 
