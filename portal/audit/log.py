@@ -13,6 +13,7 @@ from portal.audit.models import AuditChainHead, AuditEvent
 Outcome = AuditEvent.Outcome
 Kind = AuditEvent.Kind
 ActorRole = AuditEvent.ActorRole
+BULK_BATCH = 1000
 
 
 def record(
@@ -32,32 +33,42 @@ def record(
     Inside an action's transaction the event commits or rolls back with the write it
     describes; a read's event commits on its own.
     """
+    event = AuditEvent(
+        occurred_at=timezone.now(),
+        actor_id=actor.user.pk if actor.user else None,
+        actor_label=actor_label(actor),
+        actor_role=role or _default_role(actor),
+        patient_id=getattr(patient, "pk", patient),
+        kind=kind,
+        action=action,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        outcome=outcome,
+        client_ip=actor.client_ip,
+        user_agent=actor.user_agent,
+        flagged=flagged,
+        detail=detail or {},
+    )
+    append_events([event])
+    return event
+
+
+def append_events(events: list[AuditEvent]) -> None:
+    """Link events onto the end of the chain, in order, and insert them.
+
+    Holding the head row's lock from reading the last hash to writing the new one is what
+    keeps the chain single across processes. Bulk loaders (imports, the benchmark
+    generator) call this directly with many events at once.
+    """
     with transaction.atomic():
         head = _locked_head()
-        event = AuditEvent(
-            sequence=head.last_sequence + 1,
-            occurred_at=timezone.now(),
-            actor_id=actor.user.pk if actor.user else None,
-            actor_label=_label(actor),
-            actor_role=role or _default_role(actor),
-            patient_id=getattr(patient, "pk", patient),
-            kind=kind,
-            action=action,
-            object_type=obj._meta.label_lower if obj is not None else "",
-            object_id=str(obj.pk) if obj is not None else "",
-            outcome=outcome,
-            client_ip=actor.client_ip,
-            user_agent=actor.user_agent,
-            flagged=flagged,
-            detail=detail or {},
-            previous_hash=head.last_hash,
-        )
-        event.row_hash = event.compute_hash()
-        event.save()
-        head.last_sequence = event.sequence
-        head.last_hash = event.row_hash
+        for event in events:
+            event.sequence = head.last_sequence + 1
+            event.previous_hash = head.last_hash
+            event.row_hash = event.compute_hash()
+            head.last_sequence, head.last_hash = event.sequence, event.row_hash
+        AuditEvent.objects.bulk_create(events, batch_size=BULK_BATCH)
         head.save(update_fields=["last_sequence", "last_hash"])
-    return event
 
 
 def _locked_head() -> AuditChainHead:
@@ -69,7 +80,8 @@ def _locked_head() -> AuditChainHead:
     return head
 
 
-def _label(actor: Actor) -> str:
+def actor_label(actor: Actor) -> str:
+    """How the actor is named in the trail; kept even if the user is later deleted."""
     if actor.user is None:
         return "system" if actor.client_ip is None else "anonymous"
     if actor.user.is_workforce:
