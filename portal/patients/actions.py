@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.accounts.models import User
 from portal.audit.actor import Actor
@@ -27,9 +28,11 @@ def do_break_glass(actor: Actor, patient: Patient, reason: str) -> BreakGlassAcc
     """Give a member of staff time-limited emergency access to a patient, flagged for review."""
     reason = reason.strip()
     if actor.user is None or not actor.user.is_workforce:
-        raise BreakGlassRefused("Only members of staff can use emergency access.")
+        raise BreakGlassRefused(_("Only members of staff can use emergency access."))
     if len(reason) < MIN_BREAK_GLASS_REASON:
-        raise BreakGlassRefused(f"Give a reason of at least {MIN_BREAK_GLASS_REASON} characters.")
+        raise BreakGlassRefused(
+            _("Give a reason of at least %(count)d characters.") % {"count": MIN_BREAK_GLASS_REASON}
+        )
     now = timezone.now()
     access = BreakGlassAccess.objects.create(
         user=actor.user,
