@@ -113,3 +113,17 @@ def test_query_count_does_not_grow_with_history(client: Client, world: World) ->
         Notification(recipient=world.alice_user, patient=world.alice, title=f"m{n}") for n in range(500)
     )
     assert query_count(lambda: client.get(reverse("home"))) == large
+
+
+def test_an_expired_grant_stops_working_mid_session(client: Client, world: World) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    client.force_login(world.proxy_user)
+    assert "Alice Able" in _dashboard(client)
+    world.proxy_grant.expires_at = timezone.now() - dt.timedelta(seconds=1)
+    world.proxy_grant.save()
+    page = _dashboard(client)
+    assert "Alice Able" not in page
+    assert "not linked to a patient record" in page
