@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "portal.notifications",
     "portal.dashboard",
     "portal.staff",
+    "portal.registration",
+    "portal.proxies",
     "portal.core",
 ]
 
@@ -70,6 +72,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.accounts.middleware.SessionLimitsMiddleware",
+    "portal.accounts.middleware.RequireTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "allauth.usersessions.middleware.UserSessionsMiddleware",
@@ -164,6 +168,7 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "portal.accounts.validators.MaximumLengthValidator", "OPTIONS": {"max_length": 1024}},
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
@@ -175,15 +180,48 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_SESSION_REMEMBER = False
 ACCOUNT_ADAPTER = "portal.accounts.adapter.PortalAccountAdapter"
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Password attempts are throttled by portal/accounts/throttle.py; allauth's "login_failed"
+# limit still guards two-factor codes.
+ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "forgot_username": "20/m/ip,3/h/key"}
+ACCOUNT_FORMS = {
+    "reset_password": "portal.accounts.forms.PortalResetPasswordForm",
+    "change_password": "portal.accounts.forms.PortalChangePasswordForm",
+}
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False  # a reset never skips two-factor: sign in again
+ACCOUNT_REAUTHENTICATION_REQUIRED = True
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("ACCOUNT_REAUTHENTICATION_TIMEOUT", 5 * 60)
 # Self-registration with a clinic number and activation code arrives with the accounts
 # issue; until then accounts are created by staff and the demo seeder.
 PORTAL_OPEN_SIGNUP = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
-MFA_PASSKEY_LOGIN_ENABLED = False  # passwordless passkey sign-in comes with the accounts issue
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_ADAPTER = "portal.accounts.adapter.PortalMFAAdapter"
+MFA_FORMS = {
+    "add_webauthn": "portal.accounts.forms.AddPasskeyForm",
+    "login_webauthn": "portal.accounts.forms.PasskeyLoginForm",
+    "authenticate_webauthn": "portal.accounts.forms.PasskeyAuthenticateForm",
+    "reauthenticate_webauthn": "portal.accounts.forms.PasskeyReauthenticateForm",
+}
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", SITE_NAME)
 USERSESSIONS_TRACK_ACTIVITY = True
+USERSESSIONS_ADAPTER = "portal.accounts.adapter.PortalUserSessionsAdapter"
 
-SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 8)
+# Sign-in and sessions (portal/accounts; docs/architecture.md "Signing in"): sessions end
+# after PORTAL_IDLE_TIMEOUT_MINUTES without activity (warned PORTAL_IDLE_WARNING_SECONDS
+# before) and SESSION_COOKIE_AGE after sign-in, whatever the activity. Password sign-in
+# slows down after PORTAL_SIGNIN_SLOW_AFTER failures and locks at PORTAL_SIGNIN_LOCK_AFTER
+# for PORTAL_SIGNIN_LOCK_MINUTES, per username and per client address.
+SESSION_ENGINE = "portal.accounts.sessions"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 60 * 60 * 12)
+PORTAL_IDLE_TIMEOUT_MINUTES = env_int("PORTAL_IDLE_TIMEOUT_MINUTES", 15)
+PORTAL_IDLE_WARNING_SECONDS = env_int("PORTAL_IDLE_WARNING_SECONDS", 60)
+PORTAL_SIGNIN_SLOW_AFTER = env_int("PORTAL_SIGNIN_SLOW_AFTER", 5)
+PORTAL_SIGNIN_DELAY_SECONDS = env_int("PORTAL_SIGNIN_DELAY_SECONDS", 30)
+PORTAL_SIGNIN_LOCK_AFTER = env_int("PORTAL_SIGNIN_LOCK_AFTER", 20)
+PORTAL_SIGNIN_LOCK_MINUTES = env_int("PORTAL_SIGNIN_LOCK_MINUTES", 30)
+# The WebAuthn relying party: empty means the host the browser asked for. Set a parent
+# domain (example.org) to let passkeys work across its subdomains.
+PORTAL_WEBAUTHN_RP_ID = env_str("PORTAL_WEBAUTHN_RP_ID")
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
@@ -277,6 +315,29 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 AUDIT_DATABASE_TRIGGERS = env_bool("AUDIT_DATABASE_TRIGGERS", default=PORTAL_ENV != "test")
 # How long a staff member's break-glass access to a patient lasts.
 BREAK_GLASS_MINUTES = env_int("BREAK_GLASS_MINUTES", 60 * 4)
+# Self-registration (portal/registration) and the security check on public forms
+# (portal/lib/challenge.py).
+PORTAL_MIN_REGISTRATION_AGE = env_int("PORTAL_MIN_REGISTRATION_AGE", 13)
+PORTAL_ACTIVATION_CODE_DAYS = env_int("PORTAL_ACTIVATION_CODE_DAYS", 30)
+PORTAL_REGISTRATION_ATTEMPTS_PER_ADDRESS = env_int("PORTAL_REGISTRATION_ATTEMPTS_PER_ADDRESS", 10)  # an hour
+PORTAL_REGISTRATION_ATTEMPTS_PER_PATIENT = env_int("PORTAL_REGISTRATION_ATTEMPTS_PER_PATIENT", 5)  # a day
+# Proof-of-work zero bits: 15 takes a desktop browser well under a second.
+PORTAL_CHALLENGE_DIFFICULTY = env_int("PORTAL_CHALLENGE_DIFFICULTY", 4 if PORTAL_ENV == "test" else 15)
+PORTAL_CHALLENGE_MAX_AGE = env_int("PORTAL_CHALLENGE_MAX_AGE", 60 * 60)  # seconds
+# Proxy access (portal/proxies, the policy in portal/patients/access.py): what a proxy
+# of a 12-17-year-old may not see, the ages that change proxy access, the largest proof
+# document accepted, and how long an emailed proxy invitation stays usable.
+PORTAL_ADOLESCENT_CONFIDENTIAL_CATEGORIES = frozenset(
+    category.lower()
+    for category in env_list(
+        "PORTAL_ADOLESCENT_CONFIDENTIAL_CATEGORIES",
+        "sexual-health,reproductive-health,mental-health,substance-use",
+    )
+)
+PORTAL_PROXY_CONFIDENTIAL_FROM_AGE = env_int("PORTAL_PROXY_CONFIDENTIAL_FROM_AGE", 12)
+PORTAL_AGE_OF_MAJORITY = env_int("PORTAL_AGE_OF_MAJORITY", 18)
+PORTAL_PROXY_DOCUMENT_MAX_BYTES = env_int("PORTAL_PROXY_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
+PORTAL_PROXY_INVITATION_DAYS = env_int("PORTAL_PROXY_INVITATION_DAYS", 14)
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105
 

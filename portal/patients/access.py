@@ -6,7 +6,12 @@ object that does not exist, and the refusal is audited.
 
 Who gets what:
 - the patient themself (their `Patient.account`): every scope;
-- a proxy: the scopes of an active grant (started, not expired, not revoked);
+- a proxy: the scopes of an active grant (started, not expired, not revoked). A grant
+  made while the patient was a child ends on their 18th birthday unless it is a legal
+  representative's; a proxy of a 12-17-year-old does not see the clinic's confidential
+  categories (`hidden_categories`); only the patient, a parent or legal representative
+  of a child under 12, or an adult's legal representative manage the account
+  (`manages_account`: contact details and the like);
 - staff in a clinical care team assigned to the patient: their role's scopes;
 - staff in an organisation-wide office (each campus's scheduling desk, the billing
   and international offices): that office's function, for every patient;
@@ -17,10 +22,12 @@ Who gets what:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.http import Http404, HttpRequest
@@ -71,9 +78,18 @@ class PatientAccess:
     role: Role
     scopes: frozenset[str]
     relationship: str = ""
+    # Record categories (lowercase slugs such as "mental-health") this user may not see;
+    # capabilities filter their lists with `filter_confidential`.
+    hidden_categories: frozenset[str] = frozenset()
+    # May change the patient's contact details and preferences.
+    manages_account: bool = False
+    grant_id: int | None = None
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def hides(self, category: str) -> bool:
+        return category.strip().lower() in self.hidden_categories
 
     @property
     def is_staff_access(self) -> bool:
@@ -86,11 +102,84 @@ def decide(user: User | Any, patient: Patient, at: dt.datetime | None = None) ->
         return None
     at = at or timezone.now()
     if patient.account_id == user.pk:
-        return PatientAccess(user, patient, Role.SELF, ALL_SCOPES)
+        return PatientAccess(user, patient, Role.SELF, ALL_SCOPES, manages_account=True)
     grant = ProxyGrant.objects.active(at).filter(grantee=user, patient=patient).first()
-    if grant is not None and grant.scope_set:
-        return PatientAccess(user, patient, Role.PROXY, grant.scope_set, grant.get_relationship_display())
+    proxy = _proxy_access(user, patient, grant, at) if grant is not None else None
+    if proxy is not None:
+        return proxy
     return _staff_access(user, patient, at)
+
+
+def _proxy_access(user: User, patient: Patient, grant: ProxyGrant, at: dt.datetime) -> PatientAccess | None:
+    """What an active grant gives its holder today: the one rule for every proxy."""
+    if not grant.scope_set:
+        return None
+    age = patient.age_on(timezone.localdate(at))
+    if age >= settings.PORTAL_AGE_OF_MAJORITY and _ends_at_majority(grant, patient):
+        return None
+    adolescent = settings.PORTAL_PROXY_CONFIDENTIAL_FROM_AGE <= age < settings.PORTAL_AGE_OF_MAJORITY
+    return PatientAccess(
+        user,
+        patient,
+        Role.PROXY,
+        grant.scope_set,
+        grant.get_relationship_display(),
+        hidden_categories=frozenset(settings.PORTAL_ADOLESCENT_CONFIDENTIAL_CATEGORIES)
+        if adolescent
+        else frozenset(),
+        manages_account=_proxy_manages_account(grant, age),
+        grant_id=grant.pk,
+    )
+
+
+def grant_in_force(grant: ProxyGrant, at: dt.datetime | None = None) -> bool:
+    """Whether the policy honours this grant now; for listing grants (select its patient and grantee)."""
+    at = at or timezone.now()
+    active = (
+        grant.revoked_at is None
+        and grant.starts_at <= at
+        and (grant.expires_at is None or grant.expires_at > at)
+    )
+    return active and _proxy_access(grant.grantee, grant.patient, grant, at) is not None
+
+
+def _ends_at_majority(grant: ProxyGrant, patient: Patient) -> bool:
+    """A grant made while the patient was a child (a parent's, say) ends when they come of age.
+
+    An adult's legal representative keeps access; so does anyone the patient (or the
+    clinic) appointed once the patient was already an adult.
+    """
+    if grant.relationship == ProxyGrant.Relationship.LEGAL_REPRESENTATIVE:
+        return False
+    return patient.age_on(timezone.localdate(grant.starts_at)) < settings.PORTAL_AGE_OF_MAJORITY
+
+
+def _proxy_manages_account(grant: ProxyGrant, age: int) -> bool:
+    # From 12 a child's contact details are theirs (and the clinic's) to change, so a
+    # parent cannot redirect where confidential messages go.
+    guardians = {ProxyGrant.Relationship.PARENT, ProxyGrant.Relationship.LEGAL_REPRESENTATIVE}
+    if age < settings.PORTAL_PROXY_CONFIDENTIAL_FROM_AGE:
+        return grant.relationship in guardians
+    if age >= settings.PORTAL_AGE_OF_MAJORITY:
+        return grant.relationship == ProxyGrant.Relationship.LEGAL_REPRESENTATIVE
+    return False
+
+
+def filter_confidential(
+    queryset: models.QuerySet[M], access: PatientAccess, category_field: str = "category"
+) -> models.QuerySet[M]:
+    """Leave out rows in categories this access may not see (an adolescent's confidential care).
+
+    Rows with no category stay: only a named confidential category hides a row.
+    """
+    if not access.hidden_categories:
+        return queryset
+    return queryset.exclude(**{f"{category_field}__in": sorted(access.hidden_categories)})
+
+
+def visible_categories(access: PatientAccess, categories: Iterable[str]) -> list[str]:
+    """The categories from `categories` this access may see, in their original order."""
+    return [category for category in categories if not access.hides(category)]
 
 
 def _staff_access(user: User, patient: Patient, at: dt.datetime) -> PatientAccess | None:
@@ -131,29 +220,31 @@ def _in_care_team(practitioner: Practitioner, patient: Patient, on: dt.date) -> 
 
 def portal_patients(user: User) -> list[PatientAccess]:
     """Everyone the user may act for on the patient side: themself first, then proxies."""
-    if not user.is_authenticated:
+    if not user.is_authenticated or not user.is_active:
         return []
     accesses = [
-        PatientAccess(user, patient, Role.SELF, ALL_SCOPES)
+        PatientAccess(user, patient, Role.SELF, ALL_SCOPES, manages_account=True)
         for patient in Patient.objects.filter(account=user)
     ]
+    return accesses + [access for access in _proxied(user) if access.patient.account_id != user.pk]
+
+
+def _proxied(user: User, at: dt.datetime | None = None) -> list[PatientAccess]:
+    """The user's proxy accesses in one query, each decided by `_proxy_access`."""
+    at = at or timezone.now()
     grants = (
-        ProxyGrant.objects.active()
+        ProxyGrant.objects.active(at)
         .filter(grantee=user)
         .select_related("patient")
-        .order_by("patient__given_name")
+        .order_by("patient__given_name", "patient_id", "pk")
     )
+    accesses: list[PatientAccess] = []
+    seen: set[int] = set()
     for grant in grants:
-        if grant.scope_set and grant.patient.account_id != user.pk:
-            accesses.append(
-                PatientAccess(
-                    user,
-                    grant.patient,
-                    Role.PROXY,
-                    grant.scope_set,
-                    grant.get_relationship_display(),
-                )
-            )
+        access = _proxy_access(user, grant.patient, grant, at)
+        if access is not None and grant.patient_id not in seen:
+            seen.add(grant.patient_id)
+            accesses.append(access)
     return accesses
 
 
@@ -169,12 +260,21 @@ def staff_patients(user: User, at: dt.datetime | None = None) -> models.QuerySet
     return Patient.objects.filter(pk__in=cared_for.values("pk"))
 
 
+def serves_every_patient(user: User) -> bool:
+    """True for staff of an organisation-wide office (scheduling desks, billing, international).
+
+    They handle what belongs to no patient yet, such as a proxy request whose details
+    matched nobody.
+    """
+    practitioner = Practitioner.objects.filter(user=user, active=True).first()
+    return practitioner is not None and bool(_office_scopes(practitioner))
+
+
 def patients_with_scope(user: User, scope: str) -> models.QuerySet[Patient]:
     """Patients the user may act for with `scope` on the patient side (self and proxy)."""
-    if not user.is_authenticated:
+    if not user.is_authenticated or not user.is_active:
         return Patient.objects.none()
-    grants = ProxyGrant.objects.active().filter(grantee=user).only("patient_id", "scopes")
-    proxied = [grant.patient_id for grant in grants if scope in grant.scope_set]
+    proxied = [access.patient.pk for access in _proxied(user) if access.allows(scope)]
     return Patient.objects.filter(Q(account=user) | Q(pk__in=proxied))
 
 

@@ -189,3 +189,66 @@ class BreakGlassAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} broke glass for {self.patient} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class CommunicationPreference(models.Model):
+    """How a patient wants to hear from the clinic, with the consent text messages need.
+
+    SMS is sent only with explicit consent, recorded with when, by whom and for which
+    number; changing the mobile number does not carry consent over to the new one.
+    """
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="communication_preference")
+    email_updates = models.BooleanField(_("email updates"), default=True)
+    sms_updates = models.BooleanField(_("text message updates"), default=False)
+    sms_consented_at = models.DateTimeField(_("text messages agreed"), null=True, blank=True)
+    sms_consented_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sms_consent_phone = models.CharField(_("number agreed for text messages"), max_length=30, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Communication preferences of {self.patient}"
+
+    @property
+    def sms_allowed(self) -> bool:
+        """Text messages may go out: wanted, agreed, and to the number that was agreed."""
+        return (
+            self.sms_updates
+            and self.sms_consented_at is not None
+            and bool(self.sms_consent_phone)
+            and self.sms_consent_phone == self.patient.mobile_phone
+        )
+
+
+class EmailChange(models.Model):
+    """A new email address waiting for its owner to confirm it from the link we sent there.
+
+    The patient's email changes only when the link is followed by the person who asked;
+    a newer request cancels older ones.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for confirmation")
+        CONFIRMED = "confirmed", _("Confirmed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="email_changes")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    new_email = models.EmailField(_("new email"))
+    nonce = models.CharField(max_length=64, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["patient", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.patient} → {self.new_email} ({self.status})"
+
+    def usable(self, at: dt.datetime | None = None) -> bool:
+        return self.status == self.Status.PENDING and (at or timezone.now()) < self.expires_at

@@ -19,6 +19,7 @@ from django.utils import timezone
 from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.lib.seeding.organization import BILLING_OFFICE_SLUG
+from portal.lib.seeding.proxies import seed_proxy_examples
 from portal.notifications.models import Notification, Task
 from portal.organization.models import Campus, CareTeam, Practitioner
 from portal.patients.actions import do_grant_proxy
@@ -82,6 +83,7 @@ def create_demo_users(today: dt.date | None = None) -> list[DemoSignIn]:
     billing = _staff_user("demo-billing", "Dana", "Whitfield", Role.BILLING)
     teams[BILLING_OFFICE_SLUG].members.add(billing)
     _staff_user("demo-admin", "Robin", "Castellano", Role.ADMINISTRATOR, superuser=True)
+    seed_proxy_examples()
     return SIGN_INS
 
 

@@ -22,6 +22,8 @@ from portal.lib.seeding.demo_users import DemoRefused, DemoSignIn, create_demo_u
 from portal.lib.seeding.organization import seed_organization
 from portal.lib.seeding.patients import seed_patients
 from portal.patients.models import Patient
+from portal.registration.demo import create_demo_registration
+from portal.registration.demo import describe as describe_registration
 
 DEFAULT_ADDRESS = "127.0.0.1:8000"
 STOP_TIMEOUT_SECONDS = 10
@@ -52,6 +54,7 @@ class Command(BaseCommand):
         except DemoRefused as exc:
             raise CommandError(str(exc)) from exc
         self._print_sign_ins(sign_ins, address)
+        self.stdout.write(describe_registration(create_demo_registration(), address))
         if not no_serve:
             self._serve(address)
 

@@ -1,0 +1,121 @@
+"""Session limits and required two-factor enrolment, checked on every request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.urls import Resolver404, resolve, reverse
+from django.utils.translation import gettext as _
+from django_htmx.http import HttpResponseClientRedirect
+
+from portal.accounts import sessions
+from portal.accounts.adapter import SECOND_FACTORS
+from portal.accounts.signals import SIGN_OUT_REASON
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+# The idle-timeout script asks how long is left without that counting as activity.
+SESSION_STATUS_URL_NAME = "accounts:session_status"
+SESSION_ENDPOINTS = {"accounts:session_status", "accounts:session_extend"}
+
+# What a user who must enrol in two-factor may still reach: the enrolment pages, the
+# allauth steps they lead to, signing out, and the plumbing every page uses.
+ENROLMENT_URL_NAMES = {
+    "accounts:mfa_setup",
+    "accounts:session_status",
+    "accounts:session_extend",
+    "account_logout",
+    "account_reauthenticate",
+    "mfa_reauthenticate",
+    "mfa_reauthenticate_webauthn",
+    "mfa_activate_totp",
+    "mfa_add_webauthn",
+    "mfa_view_recovery_codes",
+    "mfa_download_recovery_codes",
+    "mfa_generate_recovery_codes",
+    "set_language",
+    "healthz",
+    "readyz",
+}
+
+
+class SessionLimitsMiddleware:
+    """Sign out sessions idle too long or older than their lifetime; note activity on the rest.
+
+    Sits after the session, authentication and message middleware.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            expiry = sessions.expired(request.session)
+            if expiry is not None:
+                return self._sign_out(request, expiry)
+            if _url_name(request) != SESSION_STATUS_URL_NAME:
+                sessions.touch(request.session)
+        return self.get_response(request)
+
+    def _sign_out(self, request: HttpRequest, expiry: sessions.Expiry) -> HttpResponse:
+        setattr(request, SIGN_OUT_REASON, f"session_{expiry.value}")
+        logout(request)
+        messages.info(request, _explanation(expiry))
+        if _url_name(request) in SESSION_ENDPOINTS:
+            return JsonResponse({"remaining": 0, "signed_in": False}, status=401)
+        next_url = request.get_full_path() if request.method == "GET" else reverse("home")
+        response = redirect_to_login(next_url)
+        if getattr(request, "htmx", False):
+            return HttpResponseClientRedirect(response["Location"])
+        return response
+
+
+def _explanation(expiry: sessions.Expiry) -> str:
+    if expiry is sessions.Expiry.IDLE:
+        return _("You were signed out because you did nothing for %(minutes)d minutes.") % {
+            "minutes": settings.PORTAL_IDLE_TIMEOUT_MINUTES
+        }
+    return _("You were signed out because your session reached its time limit. Please sign in again.")
+
+
+class RequireTwoFactorMiddleware:
+    """With PORTAL_REQUIRE_MFA on, send a signed-in user without a second factor to enrol.
+
+    Uses `process_view` so the URL is already resolved; allauth's own pages for adding
+    a factor, re-authenticating and signing out stay reachable.
+    """
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        if not settings.PORTAL_REQUIRE_MFA or not request.user.is_authenticated:
+            return None
+        if _url_name(request) in ENROLMENT_URL_NAMES or is_mfa_enabled(request.user, SECOND_FACTORS):
+            return None
+        setup = reverse("accounts:mfa_setup")
+        if getattr(request, "htmx", False):
+            return HttpResponseClientRedirect(setup)
+        return HttpResponseRedirect(setup)
+
+
+def _url_name(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return ""
+    return str(match.view_name)

@@ -1,0 +1,1 @@
+"""Self-registration: activation codes, creating an account, and requests for access."""
