@@ -188,10 +188,12 @@ ACCOUNT_FORMS = {
     "change_password": "portal.accounts.forms.PortalChangePasswordForm",
 }
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False  # a reset never skips two-factor: sign in again
+ACCOUNT_EMAIL_NOTIFICATIONS = True  # tell the owner about password, email and two-factor changes
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 ACCOUNT_REAUTHENTICATION_REQUIRED = True
 ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("ACCOUNT_REAUTHENTICATION_TIMEOUT", 5 * 60)
-# Self-registration with a clinic number and activation code arrives with the accounts
-# issue; until then accounts are created by staff and the demo seeder.
+# allauth's open sign-up stays closed: patients register at /register/ with a clinic
+# number and an activation code (portal/registration).
 PORTAL_OPEN_SIGNUP = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True

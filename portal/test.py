@@ -164,8 +164,11 @@ def query_count(call: Callable[[], Any]) -> int:
 
 
 # What legitimately differs between two renders of the same 404 page: the per-render
-# CSRF token and the current path the language switcher returns to.
-PER_RENDER = re.compile(rb'name="(csrfmiddlewaretoken|next)" (type="hidden" )?value="[^"]*"')
+# CSRF token, the current path the language switcher returns to, and the seconds left
+# before the idle sign-out (a second may tick between two renders).
+PER_RENDER = re.compile(
+    rb'name="(csrfmiddlewaretoken|next)" (type="hidden" )?value="[^"]*"|data-seconds-left="[0-9]*"'
+)
 
 
 def assert_same_as_missing(response: Any, missing: Any) -> None:

@@ -3,6 +3,7 @@ sessions, the portal's name on authenticator apps and passkeys."""
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -23,6 +24,7 @@ from portal.accounts.actions import do_end_sessions, do_refuse_sign_in, do_set_p
 from portal.accounts.models import User
 from portal.audit.actor import Actor, client_ip
 
+logger = logging.getLogger(__name__)
 SECOND_FACTORS = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
 
 
@@ -70,6 +72,18 @@ class PortalAccountAdapter(DefaultAccountAdapter):
         if not verdict.allowed:
             do_refuse_sign_in(Actor.from_request(request), username, verdict)
             raise ValidationError(throttle_message(verdict), code=f"sign_in_{verdict.state}")
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        # allauth names the site by its host; the emails name it as the portal does.
+        super().send_mail(template_prefix, email, {"SITE_NAME": settings.SITE_NAME, **context})
+
+    def send_notification_mail(self, *args: Any, **kwargs: Any) -> None:
+        # allauth may send these after the request has finished (on commit, in tests);
+        # without a request there is no address or browser to report, so say nothing.
+        if context.request is None:
+            logger.warning("Skipped account notification %s: no request", args[0] if args else "")
+            return
+        super().send_notification_mail(*args, **kwargs)
 
     def set_password(self, user: Any, password: str) -> None:
         do_set_password(current_actor(), user, password)

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -23,7 +23,7 @@ Handler = Callable[[HttpRequest], HttpResponse]
 
 # The idle-timeout script asks how long is left without that counting as activity.
 SESSION_STATUS_URL_NAME = "accounts:session_status"
-SESSION_ENDPOINTS = {"accounts:session_status", "accounts:session_extend"}
+SESSION_EXTEND_URL_NAME = "accounts:session_extend"
 
 # What a user who must enrol in two-factor may still reach: the enrolment pages, the
 # allauth steps they lead to, signing out, and the plumbing every page uses.
@@ -60,7 +60,7 @@ class SessionLimitsMiddleware:
             expiry = sessions.expired(request.session)
             if expiry is not None:
                 return self._sign_out(request, expiry)
-            if _url_name(request) != SESSION_STATUS_URL_NAME:
+            if request.path_info != reverse(SESSION_STATUS_URL_NAME):
                 sessions.touch(request.session)
         return self.get_response(request)
 
@@ -68,11 +68,11 @@ class SessionLimitsMiddleware:
         setattr(request, SIGN_OUT_REASON, f"session_{expiry.value}")
         logout(request)
         messages.info(request, _explanation(expiry))
-        if _url_name(request) in SESSION_ENDPOINTS:
+        if request.path_info in (reverse(SESSION_STATUS_URL_NAME), reverse(SESSION_EXTEND_URL_NAME)):
             return JsonResponse({"remaining": 0, "signed_in": False}, status=401)
         next_url = request.get_full_path() if request.method == "GET" else reverse("home")
         response = redirect_to_login(next_url)
-        if getattr(request, "htmx", False):
+        if _is_htmx(request):
             return HttpResponseClientRedirect(response["Location"])
         return response
 
@@ -106,16 +106,16 @@ class RequireTwoFactorMiddleware:
         if _url_name(request) in ENROLMENT_URL_NAMES or is_mfa_enabled(request.user, SECOND_FACTORS):
             return None
         setup = reverse("accounts:mfa_setup")
-        if getattr(request, "htmx", False):
+        if _is_htmx(request):
             return HttpResponseClientRedirect(setup)
         return HttpResponseRedirect(setup)
 
 
 def _url_name(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
-    if match is None:
-        try:
-            match = resolve(request.path_info)
-        except Resolver404:
-            return ""
-    return str(match.view_name)
+    return str(match.view_name) if match is not None else ""
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    # Read the header: django-htmx's middleware comes later in the chain.
+    return request.headers.get("HX-Request") == "true"

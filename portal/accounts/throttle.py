@@ -47,6 +47,8 @@ class Verdict:
 
 
 OPEN = Verdict(State.OPEN)
+# What the audit records when an attempt came without a request: not a client to count.
+UNSPECIFIED_ADDRESS = "0.0.0.0"  # noqa: S104
 SEVERITY = {State.OPEN: 0, State.SLOWED: 1, State.LOCKED: 2}
 
 
@@ -57,7 +59,7 @@ def normalized(username: str) -> str:
 def keys(username: str, client_ip: str | None) -> list[tuple[str, str]]:
     """The (scope, key) pairs an attempt counts against."""
     pairs = [(Scope.ACCOUNT.value, normalized(username))]
-    if client_ip:
+    if client_ip and client_ip != UNSPECIFIED_ADDRESS:
         pairs.append((Scope.ADDRESS.value, client_ip))
     return pairs
 

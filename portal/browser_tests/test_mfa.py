@@ -20,7 +20,7 @@ from axe_playwright_python.base import AXE_SCRIPT
 from django.core.cache import cache
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from portal.accounts.tests.helpers import verify_email
+from portal.accounts.tests.helpers import enable_totp, verify_email
 from portal.browser_tests.conftest import DESKTOP, TIMEOUT_MS, check_page
 from portal.test import PASSWORD, World
 
@@ -140,6 +140,18 @@ def test_a_patient_registers_a_passkey_and_signs_in_with_it(
     page.goto("/accounts/2fa/webauthn/")
     expect(page.get_by_role("link", name="Remove Test laptop")).to_be_visible()
     check_page(page)
+    page.get_by_role("link", name="Rename Test laptop").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Rename passkey")
+    check_page(page)
+    page.go_back()
+    page.get_by_role("link", name="Remove Test laptop").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Remove passkey")
+    check_page(page)
+    page.goto("/accounts/2fa/webauthn/reauthenticate/?next=/accounts/security/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Confirm it is you")
+    check_page(page)
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Account and security")
 
     # As a second factor: the password first, then the passkey.
     _sign_out(page)
@@ -227,6 +239,40 @@ def test_the_recovery_and_account_pages_are_accessible(page: Page, world: World)
         ("/accounts/sessions/", "Where you are signed in"),
         ("/accounts/2fa/", "Two-factor sign-in"),
         ("/accounts/reauthenticate/", "Confirm it is you"),
+    ]:
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        check_page(page)
+
+
+def test_the_other_sign_in_pages_are_accessible(page: Page, world: World) -> None:
+    for path, heading in [
+        ("/accounts/password/reset/key/zz-nonsense/", "This link does not work"),
+        ("/accounts/password/reset/key/done/", "Password changed"),
+        ("/accounts/inactive/", "This account is not active"),
+        ("/accounts/signup/", "Sign-up is closed"),
+        ("/accounts/confirm-email/", "Confirm your email address"),
+        ("/accounts/confirm-email/nonsense/", "Confirm your email address"),
+    ]:
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        check_page(page)
+
+
+def test_the_two_factor_management_pages_are_accessible(page: Page, world: World) -> None:
+    verify_email(world.alice_user)
+    secret = enable_totp(world.alice_user)
+    _sign_in(page)
+    page.get_by_label("Code from your authenticator app").fill(_code(secret))
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Alice")
+    for path, heading in [
+        ("/accounts/2fa/", "Two-factor sign-in"),
+        ("/accounts/2fa/totp/deactivate/", "Turn off the authenticator app"),
+        ("/accounts/2fa/recovery-codes/", "Recovery codes"),
+        ("/accounts/2fa/recovery-codes/generate/", "Make new recovery codes"),
+        ("/accounts/2fa/reauthenticate/", "Confirm it is you"),
+        ("/accounts/two-factor/setup/", "Two-factor sign-in is on"),
     ]:
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_have_text(heading)

@@ -13,7 +13,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal.accounts.models import SignInThrottle
-from portal.accounts.tests.helpers import challenge_answer, enable_totp, sign_in, verify_email
+from portal.accounts.tests.helpers import (
+    challenge_answer,
+    enable_totp,
+    sign_in,
+    verify_email,
+    without_per_render_tokens,
+)
 from portal.audit.models import AuditEvent
 from portal.test import PASSWORD, World
 
@@ -150,3 +156,17 @@ def test_the_lock_expiry_is_in_the_future(world: World, clock: time_machine.Trav
     fail(client, clock, 20, username="nobody-at-all")
     row = SignInThrottle.objects.get(scope="account", key="nobody-at-all")
     assert row.locked_until is not None and row.locked_until > timezone.now()
+
+
+def test_an_unknown_username_is_slowed_and_locked_exactly_like_a_real_one(
+    world: World, verified: None, clock: time_machine.Traveller
+) -> None:
+    pages = []
+    for username, address in (("alice", "192.0.2.1"), ("zelda", "192.0.2.2")):
+        client = Client(REMOTE_ADDR=address)
+        fail(client, clock, 20, username=username)
+        page = sign_in(client, username, "not-the-password").content
+        pages.append(without_per_render_tokens(page).replace(f'value="{username}"'.encode(), b""))
+        clock.shift(-dt.timedelta(seconds=31 * 20))
+    assert pages[0] == pages[1]
+    assert b"locked" in pages[0]

@@ -135,3 +135,11 @@ def test_junk_passkey_answers_never_break_the_server(world: World, credential: s
 def test_junk_sign_in_attempts_never_break_the_server(world: World, login: str, password: str) -> None:
     response = Client().post(reverse("account_login"), {"login": login, "password": password})
     assert response.status_code in (200, 302, 429)  # 429: allauth's per-address limit
+
+
+def test_the_admin_signs_in_through_the_portal_sign_in_page(client: Client, world: World) -> None:
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("account_login"))
+    client.force_login(world.alice_user)
+    assert client.get("/admin/login/").status_code == 403

@@ -49,9 +49,7 @@ def test_a_fresh_sign_in_counts_as_recent(alice: Client) -> None:
     assert alice.get(EVERYTHING).content == b"everything, GET"
 
 
-def test_after_five_minutes_the_user_must_confirm_again(
-    alice: Client, clock: time_machine.Traveller
-) -> None:
+def test_after_five_minutes_the_user_must_confirm_again(alice: Client, clock: time_machine.Traveller) -> None:
     clock.shift(dt.timedelta(minutes=5, seconds=1))
     response = alice.get(EVERYTHING)
     assert response["Location"] == reauthenticate_url(EVERYTHING)

@@ -46,10 +46,13 @@ def ask_for_username(client: Client, email: str, **extra: str) -> object:
     )
 
 
-def reset_link(message_index: int = -1) -> str:
-    match = RESET_LINK.search(str(mail.outbox[message_index].body))
-    assert match is not None
-    return match.group(0)
+def reset_link() -> str:
+    """The link in the latest reset email."""
+    for message in reversed(mail.outbox):
+        match = RESET_LINK.search(str(message.body))
+        if match is not None:
+            return match.group(0)
+    raise AssertionError("no reset link was emailed")
 
 
 def follow_reset_link(client: Client, link: str) -> str:
@@ -194,3 +197,16 @@ def test_the_reset_form_refuses_a_short_or_common_password(world: World, verifie
         assert "There is a problem" in response.content.decode()
     world.alice_user.refresh_from_db()
     assert world.alice_user.check_password(PASSWORD)
+
+
+def test_the_owner_is_told_when_the_password_changes(world: World, verified: None) -> None:
+    client = Client()
+    sign_in(client, "alice")
+    client.post(
+        reverse("account_change_password"),
+        {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+    )
+    notice = mail.outbox[-1]
+    assert notice.to == ["alice@example.org"]
+    assert notice.subject.startswith("[Patient Online Services]")
+    assert "Hello from Patient Online Services." in str(notice.body)

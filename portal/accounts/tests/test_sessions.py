@@ -233,7 +233,9 @@ def test_idle_sessions_drop_off_the_list(clock: time_machine.Traveller, world: W
     assert "not signed in anywhere else" in page
 
 
-def test_near_the_end_of_its_lifetime_the_page_warns_sooner(clock: time_machine.Traveller, world: World) -> None:
+def test_near_the_end_of_its_lifetime_the_page_warns_sooner(
+    clock: time_machine.Traveller, world: World
+) -> None:
     verify_email(world.alice_user)
     client = Client()
     sign_in(client, "alice")
@@ -245,3 +247,11 @@ def test_near_the_end_of_its_lifetime_the_page_warns_sooner(clock: time_machine.
     page = client.get(reverse("accounts:security")).content.decode()
     assert 'data-seconds-left="600"' in page
     assert client.get(reverse("accounts:session_status")).json()["remaining"] == 600
+
+
+def test_an_htmx_request_on_an_idle_session_sends_the_whole_page_to_sign_in(
+    clock: time_machine.Traveller, alice: Client
+) -> None:
+    clock.shift(dt.timedelta(minutes=16))
+    response = alice.get(reverse("home"), HTTP_HX_REQUEST="true")
+    assert response["HX-Redirect"].startswith(reverse("account_login"))

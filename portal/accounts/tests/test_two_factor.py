@@ -39,9 +39,7 @@ def alice(world: World) -> Client:
     return client
 
 
-def test_an_authenticator_app_user_signs_in_with_a_code(
-    world: World, clock: time_machine.Traveller
-) -> None:
+def test_an_authenticator_app_user_signs_in_with_a_code(world: World, clock: time_machine.Traveller) -> None:
     verify_email(world.alice_user)
     secret = enable_totp(world.alice_user)
     client = Client()

@@ -73,6 +73,8 @@ class Command(BaseCommand):
         lines = [
             "",
             self.style.SUCCESS(f"The demo is at http://{address}/"),
+            # Browsers refuse passkeys on an IP address; localhost is a secure context.
+            f"(to try passkeys, open http://localhost:{address.rsplit(':', 1)[-1]}/ instead)",
             f"Sign in with any of these; the password is {settings.DEMO_PASSWORD}",
             "",
             *(f"  {sign_in.username:<{width}}  {sign_in.who}" for sign_in in sign_ins),
