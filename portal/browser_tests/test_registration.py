@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value
 from django.core import mail
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
@@ -62,7 +64,7 @@ def _create_account(page: Page, patient: Patient, code: str, username: str) -> N
     check_page(page)
 
 
-def _confirm_and_sign_in(page: Page, username: str, greeting: str) -> None:
+def _confirm_and_sign_in(page: Page, username: str, greeting: str, enrol_totp: bool = False) -> None:
     # Not yet: the address is unconfirmed.
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill(username)
@@ -81,13 +83,30 @@ def _confirm_and_sign_in(page: Page, username: str, greeting: str) -> None:
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    if enrol_totp:
+        _enrol_totp(page)
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(greeting)
     check_page(page)
 
 
+def _enrol_totp(page: Page) -> None:
+    """The clinic requires two-factor: the new patient is guided to set up an app first."""
+    expect(page).to_have_url(re.compile(r"/accounts/two-factor/setup/$"))
+    check_page(page)
+    page.get_by_role("link", name="Set up an authenticator app").click()
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.get_by_label("Code from your authenticator app").fill(
+        format_hotp_value(hotp_value(secret, int(time.time()) // 30))
+    )
+    page.get_by_role("button", name="Turn on").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Recovery codes")
+    check_page(page)
+    page.get_by_role("link", name="I have saved my codes: continue").click()
+
+
 def test_a_new_us_patient_goes_from_a_printed_code_to_the_dashboard(
-    page: Page, context: BrowserContext, world: World, log_in: LogIn
+    page: Page, context: BrowserContext, world: World, log_in: LogIn, settings: Any
 ) -> None:
     newcomer = make_newcomer(world)
     log_in(world.clinician)
@@ -119,7 +138,8 @@ def test_a_new_us_patient_goes_from_a_printed_code_to_the_dashboard(
 
     context.clear_cookies()
     _create_account(page, newcomer, code, "nina")
-    _confirm_and_sign_in(page, "nina", "Hello, Nina")
+    settings.PORTAL_REQUIRE_MFA = True
+    _confirm_and_sign_in(page, "nina", "Hello, Nina", enrol_totp=True)
 
 
 def test_an_international_request_goes_through_the_office_to_an_account(
