@@ -120,7 +120,7 @@ class AddPasskeyForm(AddWebAuthnForm):
         super().__init__(*args, **kwargs)
         self.fields["name"].label = _("Name for this passkey")
         self.fields["name"].help_text = _(
-            "So you can tell your passkeys apart, for example \u201cWork laptop\u201d."
+            "So you can tell your passkeys apart, for example “Work laptop”."
         )
         self.fields["name"].validators.append(MaxLengthValidator(NAME_MAX_LENGTH))
         self.fields["name"].widget.attrs["maxlength"] = str(NAME_MAX_LENGTH)
