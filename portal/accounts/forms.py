@@ -119,9 +119,7 @@ class AddPasskeyForm(AddWebAuthnForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["name"].label = _("Name for this passkey")
-        self.fields["name"].help_text = _(
-            "So you can tell your passkeys apart, for example “Work laptop”."
-        )
+        self.fields["name"].help_text = _("So you can tell your passkeys apart, for example “Work laptop”.")
         self.fields["name"].validators.append(MaxLengthValidator(NAME_MAX_LENGTH))
         self.fields["name"].widget.attrs["maxlength"] = str(NAME_MAX_LENGTH)
         passwordless = self.fields.get("passwordless")
