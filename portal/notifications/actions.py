@@ -6,9 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from portal.audit.actor import Actor
-from portal.audit.log import Kind, record
 from portal.notifications.models import Notification, Task
-from portal.patients.access import PatientAccess
+from portal.patients.access import PatientAccess, record_write
 
 
 @transaction.atomic
@@ -16,7 +15,7 @@ def do_mark_notification_read(actor: Actor, access: PatientAccess, notification:
     if notification.read_at is None:
         notification.read_at = timezone.now()
         notification.save(update_fields=["read_at"])
-        _record(actor, access, "notification.read", obj=notification)
+        record_write(actor, access, "notification.read", obj=notification)
 
 
 @transaction.atomic
@@ -24,7 +23,7 @@ def do_mark_all_notifications_read(actor: Actor, access: PatientAccess) -> int:
     unread = Notification.objects.filter(recipient=access.user, patient=access.patient, read_at__isnull=True)
     count = unread.update(read_at=timezone.now())
     if count:
-        _record(actor, access, "notification.read_all", detail={"count": count})
+        record_write(actor, access, "notification.read_all", detail={"count": count})
     return count
 
 
@@ -33,8 +32,4 @@ def do_complete_task(actor: Actor, access: PatientAccess, task: Task) -> None:
     if task.completed_at is None:
         task.completed_at = timezone.now()
         task.save(update_fields=["completed_at"])
-        _record(actor, access, "task.complete", obj=task)
-
-
-def _record(actor: Actor, access: PatientAccess, action: str, **fields: object) -> None:
-    record(actor, action, kind=Kind.WRITE, role=access.role.value, patient=access.patient, **fields)  # type: ignore[arg-type]
+        record_write(actor, access, "task.complete", obj=task)

@@ -285,6 +285,11 @@ def scoped(
     return queryset.filter(**{f"{patient_field}__in": patients_with_scope(user, scope)})
 
 
+def record_write(actor: Actor, access: PatientAccess, action: str, **fields: Any) -> None:
+    """Audit a write done for the patient, as whoever the access says we are (in the action's transaction)."""
+    record(actor, action, kind=Kind.WRITE, role=access.role.value, patient=access.patient, **fields)
+
+
 def record_read(
     request: HttpRequest,
     access: PatientAccess,

@@ -22,7 +22,7 @@ from portal.accounts.actions import do_end_sessions
 from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.audit.log import ActorRole, Kind, record
-from portal.patients.access import PatientAccess, Role
+from portal.patients.access import PatientAccess, Role, record_write
 from portal.patients.models import (
     BreakGlassAccess,
     CommunicationPreference,
@@ -199,12 +199,10 @@ def do_request_email_change(actor: Actor, access: PatientAccess, new_email: str)
         created_at=now,
         expires_at=now + dt.timedelta(days=EMAIL_CHANGE_DAYS),
     )
-    record(
+    record_write(
         actor,
+        access,
         "profile.email_change_request",
-        kind=Kind.WRITE,
-        role=access.role.value,
-        patient=access.patient,
         obj=change,
         detail={"new_email": new_email},
     )
@@ -366,12 +364,10 @@ def do_reactivate_account(actor: Actor, access: PatientAccess) -> bool:
         return False
     account.is_active = True
     account.save(update_fields=["is_active"])
-    record(
+    record_write(
         actor,
+        access,
         "account.reactivate",
-        kind=Kind.WRITE,
-        role=access.role.value,
-        patient=access.patient,
         obj=account,
     )
     return True

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_noop
 from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
-from portal.patients.access import PatientAccess, Role
+from portal.patients.access import PatientAccess, Role, record_write
 from portal.patients.actions import do_grant_proxy, do_revoke_proxy
 from portal.patients.models import ALL_SCOPES, Patient, ProxyGrant, Scope
 from portal.proxies import emails
@@ -225,12 +225,10 @@ def do_invite_proxy(
         created_at=now,
         expires_at=now + dt.timedelta(days=settings.PORTAL_PROXY_INVITATION_DAYS),
     )
-    record(
+    record_write(
         actor,
+        access,
         "proxy.invite",
-        kind=Kind.WRITE,
-        role=access.role.value,
-        patient=access.patient,
         obj=invitation,
         detail={"email": invitation.email, "relationship": relationship, "scopes": scope_list},
     )
@@ -246,12 +244,10 @@ def do_cancel_proxy_invitation(actor: Actor, access: PatientAccess, invitation: 
         return
     locked.status, locked.answered_at = ProxyInvitation.Status.CANCELLED, timezone.now()
     locked.save(update_fields=["status", "answered_at"])
-    record(
+    record_write(
         actor,
+        access,
         "proxy.invitation_cancel",
-        kind=Kind.WRITE,
-        role=access.role.value,
-        patient=access.patient,
         obj=locked,
     )
 
