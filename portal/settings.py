@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "portal.staff",
     "portal.registration",
     "portal.proxies",
+    "portal.records",
+    "portal.fhir",
     "portal.core",
 ]
 

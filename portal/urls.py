@@ -18,6 +18,13 @@ urlpatterns = [
     path("record-access/", include("portal.audit.urls")),
     path("proxies/", include("portal.proxies.urls")),
     path("profile/", include("portal.patients.urls")),
+    path("record/", include("portal.records.urls")),
+    path("record/sharing/", include("portal.records.share_urls")),
+    path("record/download/", include("portal.records.export_urls")),
+    path("record/corrections/", include("portal.records.amendment_urls")),
+    path("shared/", include("portal.records.shared_urls")),
+    path("staff/records/", include("portal.records.staff_urls")),
+    path("interfaces/", include("portal.fhir.interface_urls")),
     path("admin/", admin.site.urls),
     path("", include("portal.dashboard.urls")),
 ]
