@@ -26,6 +26,8 @@ from portal.proxies.uploads import CheckedUpload
 MAX_PENDING_REQUESTS = 5
 ALREADY_ASKED = gettext_noop("You have already asked for access to this record. The clinic will answer soon.")
 MIN_DECLINE_REASON = 10
+# Guardians hold grants the clinic made after checking a document: a proxy cannot remove them.
+GUARDIANS = frozenset({ProxyGrant.Relationship.PARENT, ProxyGrant.Relationship.LEGAL_REPRESENTATIVE})
 
 
 class ProxyRefused(ValueError):
@@ -187,9 +189,29 @@ def do_decline_proxy_request(actor: Actor, proxy_request: ProxyRequest, reason: 
     transaction.on_commit(emails.request_declined_email(locked).send)
 
 
-def _require_self(access: PatientAccess) -> None:
-    if access.role is not Role.SELF:
-        raise ProxyRefused(_("Only the patient can change who shares their account."))
+def _require_manager(access: PatientAccess) -> None:
+    # The patient, or whoever the policy lets manage the account (a young child's parent,
+    # say), chooses who shares it; other proxies only use it.
+    if not access.manages_account:
+        raise ProxyRefused(_("Only someone who manages this account can change who shares it."))
+
+
+def revocation_refused(access: PatientAccess, grant: ProxyGrant) -> str | None:
+    """Why `access` may not remove `grant` from the sharing page, or None if they may.
+
+    A proxy who manages the account cannot remove a parent's or legal representative's
+    access: the clinic checked a document for those, so the clinic changes them. Nor can
+    they remove their own access here; "stop acting for" ends it and leaves the account.
+    """
+    if grant.patient_id != access.patient.pk or not access.manages_account:
+        return _("Only someone who manages this account can change who shares it.")
+    if grant.grantee_id == access.user.pk:
+        return _("To end your own access, choose “Stop acting for %(name)s”.") % {
+            "name": access.patient.given_name
+        }
+    if access.role is not Role.SELF and grant.relationship in GUARDIANS:
+        return _("The clinic approved this access, so only the clinic can remove it.")
+    return None
 
 
 @transaction.atomic
@@ -203,12 +225,17 @@ def do_invite_proxy(
     scopes: Iterable[str],
     access_expires_at: dt.datetime | None,
 ) -> ProxyInvitation:
-    """The patient invites another adult by email; nothing is shared until they accept."""
-    _require_self(access)
+    """Whoever manages the account invites another adult by email; nothing is shared until they accept.
+
+    Nobody can share more than they may do themself.
+    """
+    _require_manager(access)
     scope_list = sorted(set(scopes) & set(Scope.values))
     if not scope_list:
         raise ProxyRefused(_("Choose at least one thing they may do."))
-    if relationship not in ProxyInvitation.RELATIONSHIPS:
+    if not set(scope_list) <= access.scopes:
+        raise ProxyRefused(_("You can only share what you may do yourself."))
+    if relationship not in ProxyInvitation.relationships_for(access.patient):
         raise ProxyRefused(_("Choose how they are related to you."))
     now = timezone.now()
     if access_expires_at is not None and access_expires_at <= now:
@@ -238,7 +265,7 @@ def do_invite_proxy(
 
 @transaction.atomic
 def do_cancel_proxy_invitation(actor: Actor, access: PatientAccess, invitation: ProxyInvitation) -> None:
-    _require_self(access)
+    _require_manager(access)
     locked = ProxyInvitation.objects.select_for_update().get(pk=invitation.pk, patient=access.patient)
     if locked.status != ProxyInvitation.Status.PENDING:
         return
@@ -310,10 +337,10 @@ def do_decline_proxy_invitation(actor: Actor, invitation: ProxyInvitation) -> No
 
 @transaction.atomic
 def do_revoke_proxy_grant(actor: Actor, access: PatientAccess, grant: ProxyGrant) -> bool:
-    """The patient removes a proxy; the proxy's very next request gets no access."""
-    _require_self(access)
-    if grant.patient_id != access.patient.pk:
-        raise ProxyRefused(_("Only the patient can change who shares their account."))
+    """Whoever manages the account removes a proxy; the proxy's very next request gets no access."""
+    refusal = revocation_refused(access, grant)
+    if refusal is not None:
+        raise ProxyRefused(refusal)
     return do_revoke_proxy(actor, grant, role=access.role.value)
 
 

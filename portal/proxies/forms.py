@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -15,6 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import User
+from portal.patients.access import PatientAccess, Role
 from portal.patients.models import Patient, ProxyGrant, Scope
 from portal.proxies.actions import MIN_DECLINE_REASON, ChildDetails
 from portal.proxies.models import ProxyInvitation, ProxyRequest
@@ -147,7 +148,7 @@ class RequestAccessForm(forms.Form):
 
 
 class InviteForm(forms.Form):
-    """A patient invites another adult to act for them."""
+    """Whoever manages an account invites another adult to act for its patient."""
 
     name = forms.CharField(label=_("Their name"), max_length=150)
     email = forms.EmailField(label=_("Their email address"))
@@ -157,11 +158,18 @@ class InviteForm(forms.Form):
     scopes = ScopesField(initial=[Scope.VIEW])
     access_until = AccessUntilField()
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, access: PatientAccess, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["email"].help_text = gettext(
             "We email them a link. It works once and expires in %(days)d days."
         ) % {"days": settings.PORTAL_PROXY_INVITATION_DAYS}
+        relationship = cast(forms.ChoiceField, self.fields["relationship"])
+        relationship.choices = _relationship_choices(ProxyInvitation.relationships_for(access.patient))
+        if access.role is not Role.SELF:
+            relationship.label = gettext("They are %(name)s's") % {"name": access.patient.given_name}
+        # Nobody shares more than they may do themself.
+        scopes = cast(forms.ChoiceField, self.fields["scopes"])
+        scopes.choices = [(value, label) for value, label in Scope.choices if value in access.scopes]
 
 
 class DeclineForm(forms.Form):

@@ -124,7 +124,9 @@ class ProxyRequest(models.Model):
 
 
 class ProxyInvitation(models.Model):
-    """A patient's invitation, sent by email, for another adult to act for them.
+    """An invitation, sent by email, for another adult to act for a patient.
+
+    The patient sends it, or whoever manages their account (a young child's parent).
 
     The link carries a signed token naming this invitation and its nonce; it works once,
     for `PORTAL_PROXY_INVITATION_DAYS`, and accepting it creates the `ProxyGrant`.
@@ -169,6 +171,22 @@ class ProxyInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.patient} invites {self.email} ({self.status})"
+
+    @classmethod
+    def relationships_for(cls, patient: Patient) -> list[str]:
+        """What an invitee may be to the patient.
+
+        Not a young child's parent: that grant would manage the child's account, so it
+        takes the clinic's check of a proof document (a parent's request) instead.
+        """
+        if patient.age_on(timezone.localdate()) < settings.PORTAL_PROXY_CONFIDENTIAL_FROM_AGE:
+            return [ProxyGrant.Relationship.CAREGIVER, ProxyGrant.Relationship.OTHER]
+        return list(cls.RELATIONSHIPS)
+
+    @property
+    def on_behalf(self) -> bool:
+        """Sent by someone who manages the patient's account (a parent, say), not the patient."""
+        return self.invited_by_id != self.patient.account_id
 
     @property
     def scope_set(self) -> frozenset[str]:

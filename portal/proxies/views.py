@@ -55,17 +55,23 @@ def scope_labels(scopes: frozenset[str] | list[str]) -> list[str]:
 
 @patient_page(scope=None)
 def sharing(request: HttpRequest, access: PatientAccess) -> HttpResponse:
-    """Who shares this account: the patient's proxies, or the proxy's own access."""
+    """Who shares this account: a proxy's own access, and its other proxies for whoever manages it."""
     context: dict[str, object] = {"access": access}
-    if access.role is Role.SELF:
+    if access.role is Role.PROXY and access.grant_id is not None:
+        context["grant"] = ProxyGrant.objects.filter(pk=access.grant_id).first()
+        context["scopes"] = scope_labels(access.scopes)
+    if access.manages_account:
         grants = (
             ProxyGrant.objects.active()
             .filter(patient=access.patient)
+            .exclude(grantee=access.user)
             .select_related("grantee", "patient")
             .order_by("starts_at", "pk")
         )
         context["proxies"] = [
-            (grant, scope_labels(grant.scope_set)) for grant in grants if grant_in_force(grant)
+            (grant, scope_labels(grant.scope_set), actions.revocation_refused(access, grant))
+            for grant in grants
+            if grant_in_force(grant)
         ]
         context["invitations"] = [
             (invitation, scope_labels(invitation.scope_set))
@@ -73,22 +79,19 @@ def sharing(request: HttpRequest, access: PatientAccess) -> HttpResponse:
                 patient=access.patient, status=ProxyInvitation.Status.PENDING, expires_at__gt=timezone.now()
             )
         ]
-    elif access.role is Role.PROXY and access.grant_id is not None:
-        context["grant"] = ProxyGrant.objects.filter(pk=access.grant_id).first()
-        context["scopes"] = scope_labels(access.scopes)
     return render(request, "proxies/sharing.html", context)
 
 
-def _self_only(request: HttpRequest, access: PatientAccess) -> HttpResponse:
+def _not_a_manager(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     return render(request, "proxies/self_only.html", {"access": access}, status=403)
 
 
 @patient_page(scope=None)
 @require_recent_auth
 def invite(request: HttpRequest, access: PatientAccess) -> HttpResponse:
-    if access.role is not Role.SELF:
-        return _self_only(request, access)
-    form = InviteForm(request.POST or None)
+    if not access.manages_account:
+        return _not_a_manager(request, access)
+    form = InviteForm(request.POST or None, access=access)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         until = data["access_until"]
@@ -118,15 +121,23 @@ def invite(request: HttpRequest, access: PatientAccess) -> HttpResponse:
 @require_POST
 @require_recent_auth
 def revoke(request: HttpRequest, access: PatientAccess, grant_id: int) -> HttpResponse:
-    """The patient removes a proxy. Anyone else gets the 404 of a missing grant."""
+    """Whoever manages the account removes a proxy. Anyone else gets the 404 of a missing grant."""
     grant, grant_access = require_object(
         request, ProxyGrant.objects.active().select_related("grantee"), scope=None, pk=grant_id
     )
-    if grant_access.role is not Role.SELF:
+    if not grant_access.manages_account:
         refuse(request, grant.patient, what="patients.proxygrant", lookup=str(grant_id))
-    actions.do_revoke_proxy_grant(Actor.from_request(request), grant_access, grant)
+    try:
+        actions.do_revoke_proxy_grant(Actor.from_request(request), grant_access, grant)
+    except actions.ProxyRefused as refusal:
+        messages.error(request, str(refusal))
+        return redirect("proxies:sharing")
+    if grant_access.role is Role.SELF:
+        done = _("%(name)s can no longer use your account.")
+    else:
+        done = _("%(name)s can no longer use %(patient)s's account.")
     messages.success(
-        request, _("%(name)s can no longer use your account.") % {"name": grant.grantee.display_name}
+        request, done % {"name": grant.grantee.display_name, "patient": grant.patient.given_name}
     )
     return redirect("proxies:sharing")
 
@@ -154,7 +165,7 @@ def cancel_invitation(request: HttpRequest, access: PatientAccess, invitation_id
     invitation, invitation_access = require_object(
         request, ProxyInvitation.objects.all(), scope=None, pk=invitation_id
     )
-    if invitation_access.role is not Role.SELF:
+    if not invitation_access.manages_account:
         refuse(request, invitation.patient, what="proxies.proxyinvitation", lookup=str(invitation_id))
     actions.do_cancel_proxy_invitation(Actor.from_request(request), invitation_access, invitation)
     messages.success(request, _("The invitation is cancelled; its link no longer works."))
