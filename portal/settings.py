@@ -342,6 +342,14 @@ PORTAL_PROXY_CONFIDENTIAL_FROM_AGE = env_int("PORTAL_PROXY_CONFIDENTIAL_FROM_AGE
 PORTAL_AGE_OF_MAJORITY = env_int("PORTAL_AGE_OF_MAJORITY", 18)
 PORTAL_PROXY_DOCUMENT_MAX_BYTES = env_int("PORTAL_PROXY_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024)
 PORTAL_PROXY_INVITATION_DAYS = env_int("PORTAL_PROXY_INVITATION_DAYS", 14)
+# The longest a clinic's hold rule may keep a new result from the patient for clinician
+# review (records.ReleaseHoldRule). Information-blocking rules (21st Century Cures Act)
+# expect results to be released at once; a hold is a narrow exception, so it is capped.
+PORTAL_RESULT_HOLD_MAX_HOURS = env_int("PORTAL_RESULT_HOLD_MAX_HOURS", 72)
+# Imports (portal/fhir, docs/importing.md): the identifier system of the clinic number in
+# FHIR resources, and the largest file the interface-engine endpoint accepts.
+PORTAL_CLINIC_NUMBER_SYSTEM = env_str("PORTAL_CLINIC_NUMBER_SYSTEM", "urn:portal:clinic-number")
+PORTAL_IMPORT_MAX_BYTES = env_int("PORTAL_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105
 

@@ -25,6 +25,6 @@ def access_log(request: HttpRequest, access: PatientAccess) -> HttpResponse:
         # The patient's own visits are not news to them.
         others = others.exclude(actor_id=access.patient.account_id)
     page = keyset_page(others, request.GET.get("before"), PAGE_SIZE, key="sequence")
-    rows = [(event, describe(event.action)) for event in page.items]
+    rows = [(event, describe(event.action, event.detail)) for event in page.items]
     context = {"access": access, "page": page, "rows": rows}
     return render(request, "audit/access_log.html", context)

@@ -6,6 +6,8 @@ as sentences, not codes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -28,5 +30,20 @@ def register(action: str, phrase: Promise | str) -> None:
     _phrases[action] = phrase
 
 
-def describe(action: str) -> str:
-    return str(_phrases.get(action, _("accessed your record (%(action)s)") % {"action": action}))
+class _Details(dict[str, str]):
+    """An event's detail for filling a phrase; a missing value reads as a neutral word."""
+
+    def __missing__(self, key: str) -> str:
+        return str(_("someone"))
+
+
+def describe(action: str, detail: dict[str, Any] | None = None) -> str:
+    """The sentence for an action; `%(name)s` in a phrase is filled from the event's detail."""
+    phrase = _phrases.get(action)
+    if phrase is None:
+        return str(_("accessed your record (%(action)s)") % {"action": action})
+    text = str(phrase)
+    if "%(" not in text:
+        return text
+    values = _Details({key: str(value)[:200] for key, value in (detail or {}).items()})
+    return text % values

@@ -9,3 +9,6 @@ class RecordsConfig(AppConfig):
 
     name = "portal.records"
     label = "records"
+
+    def ready(self) -> None:
+        from portal.records import phrases, share_phrases, staff_phrases  # noqa: F401  (audit phrases)
