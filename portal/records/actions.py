@@ -38,6 +38,7 @@ from portal.records.models import (
     ReleasePreference,
     ResultReport,
 )
+from portal.records.tasks import schedule_hold_end
 
 # Enough for a real dispute; more open requests than this from one record looks like abuse.
 MAX_OPEN_AMENDMENTS = 20
@@ -293,8 +294,10 @@ def do_enter_result(actor: Actor, access: PatientAccess, entry: ResultEntry) -> 
         obj=report,
         detail={"category": entry.category, "values": len(entry.observations), "held_hours": hold_hours},
     )
-    if not rule:
-        _notify_new_result(report)
+    if rule:
+        schedule_hold_end(report)
+    elif released_to_patient_now(report):
+        notify_new_result(report)
     return report
 
 
@@ -306,7 +309,7 @@ def _observation_category(report_category: str) -> str:
     return Observation.Category.OTHER
 
 
-def _notify_new_result(report: ResultReport) -> None:
+def notify_new_result(report: ResultReport) -> None:
     notify_patient(
         report.patient,
         gettext_noop("New test result"),
@@ -350,7 +353,7 @@ def do_release_result(actor: Actor, access: PatientAccess, report: ResultReport)
         actor, access, "records.result_release", obj=locked, detail={"hold_reason": locked.hold_reason[:200]}
     )
     if released_to_patient_now(locked):
-        _notify_new_result(locked)
+        notify_new_result(locked)
     report.available_at, report.released_by = locked.available_at, locked.released_by
     return True
 
@@ -368,7 +371,7 @@ def do_review_result(actor: Actor, access: PatientAccess, report: ResultReport) 
     record_write(actor, access, "records.result_review", obj=locked)
     # A patient who asked to wait for their clinician sees it now.
     if not was_visible and released_to_patient_now(locked):
-        _notify_new_result(locked)
+        notify_new_result(locked)
     report.reviewed_at, report.reviewed_by = locked.reviewed_at, locked.reviewed_by
     return True
 

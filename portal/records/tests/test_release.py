@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.test import Client
@@ -18,6 +19,7 @@ from portal.patients.access import decide
 from portal.records import actions
 from portal.records.access import visible_reports
 from portal.records.models import ReleasePreference, ResultReport
+from portal.records.tasks import notify_when_hold_ends, schedule_hold_end
 from portal.records.tests.support import make_panel
 from portal.test import World, make_patient, query_count
 
@@ -91,6 +93,43 @@ def test_a_held_result_shows_once_its_hold_ends(world: World) -> None:
     assert not patient_sees(world, report)
     ResultReport.objects.filter(pk=report.pk).update(available_at=timezone.now() - dt.timedelta(seconds=1))
     assert patient_sees(world, report)
+
+
+def test_the_patient_is_told_when_a_hold_runs_out(world: World) -> None:
+    report = held(world, hours=1)
+    assert notify_when_hold_ends.call(report.pk) is False  # still held: nobody told
+    ResultReport.objects.filter(pk=report.pk).update(available_at=timezone.now() - dt.timedelta(seconds=1))
+    assert notify_when_hold_ends.call(report.pk) is True
+    assert set(Notification.objects.values_list("recipient_id", flat=True)) == {
+        world.alice_user.pk,
+        world.proxy_user.pk,
+    }
+
+
+def test_no_second_notice_when_a_clinician_released_early(world: World) -> None:
+    report = held(world, hours=1)
+    ResultReport.objects.filter(pk=report.pk).update(available_at=timezone.now(), released_by=world.clinician)
+    assert notify_when_hold_ends.call(report.pk) is False
+    assert not Notification.objects.exists()
+
+
+def test_the_hold_notice_waits_for_review_when_the_patient_asked(world: World) -> None:
+    ReleasePreference.objects.create(patient=world.alice, category="lab", wait_for_review=True)
+    report = held(world, hours=1)
+    ResultReport.objects.filter(pk=report.pk).update(available_at=timezone.now() - dt.timedelta(seconds=1))
+    assert notify_when_hold_ends.call(report.pk) is False
+
+
+def test_a_held_entry_queues_its_notice_for_when_the_hold_ends(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    report = held(world, hours=5)
+    with mock.patch("portal.records.tasks.notify_when_hold_ends") as task:
+        task.get_backend.return_value.supports_defer = True
+        with django_capture_on_commit_callbacks(execute=True):
+            schedule_hold_end(report)
+    task.using.assert_called_once_with(run_after=report.available_at)
+    task.using.return_value.enqueue.assert_called_once_with(report.pk)
 
 
 def test_releasing_a_released_result_changes_nothing(client: Client, world: World) -> None:
