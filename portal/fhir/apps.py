@@ -8,3 +8,6 @@ class FhirConfig(AppConfig):
 
     name = "portal.fhir"
     label = "fhir"
+
+    def ready(self) -> None:
+        from portal.fhir import phrases  # noqa: F401  (registers the audit phrases)

@@ -107,6 +107,7 @@ class ImportBatch(models.Model):
     class Format(models.TextChoices):
         FHIR = "fhir", _("FHIR R4 bundle")
         HL7V2 = "hl7v2", _("HL7 v2 ORU^R01")
+        DICOM = "dicom", _("DICOM image")
 
     digest = models.CharField(max_length=64, unique=True)
     format = models.CharField(max_length=10, choices=Format.choices)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from portal.lib.seeding import clinical_catalog as catalog
 from portal.lib.seeding.body import flag_for
+from portal.lib.seeding.bulk import insert_rows, new
 from portal.lib.seeding.demo_records import DEMO_YEARS
 from portal.lib.seeding.demo_users import create_demo_users
 from portal.lib.seeding.lab_catalog import TESTS, TEXT_TESTS, VITALS
@@ -130,6 +131,19 @@ def test_lab_values_are_plausible_and_flags_match_the_ranges() -> None:
         male = row.patient.sex_at_birth == Patient.Sex.MALE
         assert row.interpretation == flag_for(row.value_number, test, male)
     assert {Flag.NORMAL, Flag.HIGH, Flag.LOW} <= flags
+
+
+def test_critical_values_stay_plausible_and_beyond_the_reference_range() -> None:
+    for test in TESTS.values():
+        critical_low, critical_high = test.critical
+        for male in (False, True):
+            low, high = test.reference(male)
+            if critical_high is not None:
+                assert high is not None and critical_high > high
+                assert critical_high * 1.06 <= test.bounds[1], test
+            if critical_low is not None:
+                assert low is not None and critical_low < low
+                assert critical_low * 0.92 >= test.bounds[0], test
 
 
 def assert_flag_matches_range(row: Observation) -> None:
@@ -291,6 +305,28 @@ def test_refreshing_the_demo_adds_no_records_twice() -> None:
     counts = [model.objects.count() for model in (*RECORD_MODELS, Correction, ResultSeen)]
     create_demo_users()
     assert [model.objects.count() for model in (*RECORD_MODELS, Correction, ResultSeen)] == counts
+
+
+def test_the_lean_bulk_insert_stores_what_bulk_create_would() -> None:
+    seed_organization()
+    patient = person("10000400", dt.date(1980, 1, 1))
+    report = new(ResultReport, patient_id=patient.pk, name="Panel", effective_at=ANCHOR, issued_at=ANCHOR)
+    ResultReport.objects.bulk_create([report])
+    values = {
+        "patient_id": patient.pk, "report": report, "code": "2345-7", "name": "Glucose",
+        "value_number": Decimal("101.5"), "unit": "mg/dL", "range_low": Decimal("70"),
+        "range_high": Decimal("99"), "interpretation": Flag.HIGH, "effective_at": ANCHOR, "position": 3,
+    }  # fmt: skip
+    Observation.objects.bulk_create([Observation(**values)])
+    insert_rows(Observation, [new(Observation, **values)])
+    fields = [
+        f.attname
+        for f in Observation._meta.concrete_fields
+        if f.attname not in ("id", "created_at", "updated_at")
+    ]
+    first, second = Observation.objects.order_by("id").values_list(*fields)
+    assert first == second
+    assert dict(zip(fields, second, strict=True))["report_id"] == report.pk
 
 
 def test_the_migration_loaded_the_lab_test_guides() -> None:
