@@ -13,5 +13,7 @@ register("records.share_create", _("made a link to share your record"))
 register("records.share_revoke", _("revoked a link that shared your record"))
 register("records.share_open", _("opened the share link you made for %(recipient)s"))
 register("records.share_pdf", _("downloaded a PDF through the share link you made for %(recipient)s"))
-register("records.share_wrong_passcode", _("typed a wrong passcode for the share link you made for %(recipient)s"))
+register(
+    "records.share_wrong_passcode", _("typed a wrong passcode for the share link you made for %(recipient)s")
+)
 register("records.share_refused", _("tried the share link you made for %(recipient)s, which no longer works"))
