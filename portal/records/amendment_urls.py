@@ -1,23 +1,9 @@
 from __future__ import annotations
 
-from django.urls import URLPattern, path, register_converter
+from django.urls import URLPattern, path
 
+import portal.lib.converters  # noqa: F401  (registers row_id and test_code)
 from portal.records import amendment_views
-
-
-class RowId:
-    """A row id that fits a database integer: longer digit strings are a plain 404, not an overflow."""
-
-    regex = "[0-9]{1,18}"
-
-    def to_python(self, value: str) -> int:
-        return int(value)
-
-    def to_url(self, value: int) -> str:
-        return str(value)
-
-
-register_converter(RowId, "row_id")
 
 app_name = "corrections"
 

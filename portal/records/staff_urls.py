@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, path
 
-# Importing the correction URLs registers the "row_id" converter these routes use.
-from portal.records import amendment_urls  # noqa: F401
+import portal.lib.converters  # noqa: F401  (registers row_id)
 from portal.records import staff_views as views
 
 app_name = "staff_records"
