@@ -45,12 +45,27 @@ def record(
         object_id=str(obj.pk) if obj is not None else "",
         outcome=outcome,
         client_ip=actor.client_ip,
-        user_agent=actor.user_agent,
+        user_agent=_storable(actor.user_agent),
         flagged=flagged,
-        detail=detail or {},
+        detail=_storable(detail or {}),
     )
     append_events([event])
     return event
+
+
+def _storable(value: Any) -> Any:
+    """The value with NUL characters replaced, recursively.
+
+    Details often quote what a visitor typed (a lookup, a path); PostgreSQL refuses NUL
+    in text and JSON, and a refused audit row must never turn bad input into an error.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(item) for item in value]
+    return value
 
 
 def append_events(events: list[AuditEvent]) -> None:

@@ -430,7 +430,7 @@ def test_a_selection_too_long_for_one_pdf_suggests_the_printable_page(
 
 
 def test_long_text_control_characters_and_unknown_scripts_never_break_the_pdf(world: World) -> None:
-    make_note(world.alice, "Long 李 \x00 note", body=("word " * 2000) + "x" * 3000 + "\n\n\tend")
+    make_note(world.alice, "Long 李 \x07 note", body=("word " * 2000) + "x" * 3000 + "\n\n\tend")
     make_medication(world.alice, "A" * 200, instructions="B" * 500)
     make_panel(world.alice, "P" * 200, values=[("1", "n" * 200, "1", "u" * 40, "0", "2")])
     export = gather(_self_access(world), Selection.of(["notes", "medications", "results"], None, None))
