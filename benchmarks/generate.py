@@ -23,6 +23,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tasks", type=int, default=defaults.tasks)
     parser.add_argument("--audit-events", type=int, default=defaults.audit_events)
     parser.add_argument("--years", type=int, default=defaults.years)
+    parser.add_argument("--observations", type=int, default=defaults.observations)
+    parser.add_argument("--record-years", type=int, default=defaults.record_years)
     parser.add_argument("--seed", type=int, default=2026)
     return parser.parse_args(argv)
 
@@ -42,7 +44,15 @@ def main(argv: list[str] | None = None) -> None:
     call_command("migrate", interactive=False, verbosity=0)
     if Patient.objects.filter(clinic_number=HEAVY_CLINIC_NUMBER).exists():
         raise SystemExit("This database already holds a benchmark; point DATABASE_URL at a new one.")
-    sizes = Sizes(args.patients, args.notifications, args.tasks, args.audit_events, args.years)
+    sizes = Sizes(
+        args.patients,
+        args.notifications,
+        args.tasks,
+        args.audit_events,
+        args.years,
+        args.observations,
+        args.record_years,
+    )
     anchor = timezone.now().replace(microsecond=0)
     started = time.perf_counter()
     build(sizes, args.seed, anchor)

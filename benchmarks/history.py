@@ -24,6 +24,7 @@ from portal.audit.models import AuditEvent
 from portal.lib.seeding import given_timestamps
 from portal.lib.seeding.organization import seed_organization
 from portal.lib.seeding.patients import NOTIFICATIONS, TASKS, seed_patients
+from portal.lib.seeding.records import seed_dense_history
 from portal.notifications.models import Notification, Task
 from portal.organization.models import Campus, CareTeam, Practitioner
 from portal.patients.models import CareRelationship, Patient
@@ -74,8 +75,13 @@ Builder = Callable[[History], int]
 def build(sizes: Sizes, seed: int, anchor: dt.datetime, log: Log = print) -> History:
     """Generate the whole benchmark organisation into the current database."""
     seed_organization()
-    report = seed_patients(sizes.patients, seed, anchor, progress=_progress(log))
-    log(f"{report.patients:,} patients, {report.care_relationships:,} care relationships")
+    report = seed_patients(
+        sizes.patients, seed, anchor, progress=_progress(log), record_years=sizes.record_years
+    )
+    log(
+        f"{report.patients:,} patients, {report.care_relationships:,} care relationships, "
+        f"{report.record_rows:,} medical record rows"
+    )
     history = heavy_patient(sizes, seed, anchor)
     for name, builder in HISTORY:
         log(f"heavy patient: {builder(history):,} {name}")
@@ -187,6 +193,14 @@ def add_tasks(history: History) -> int:
     return len(history.tasks)
 
 
+def add_records(history: History) -> int:
+    """Years of medical record: visits, lab panels and vital signs adding up to `observations` values."""
+    return seed_dense_history(
+        history.patient, history.rng.randrange(2**32), history.end, history.sizes.years,
+        history.sizes.observations,
+    )  # fmt: skip
+
+
 def add_audit_events(history: History) -> int:
     """The audit trail of all the above, topped up with sign-ins and reads.
 
@@ -258,5 +272,6 @@ def _visits(history: History) -> Iterable[AuditEvent]:
 HISTORY: list[tuple[str, Builder]] = [
     ("notifications", add_notifications),
     ("tasks", add_tasks),
+    ("medical record rows", add_records),
     ("audit events", add_audit_events),
 ]

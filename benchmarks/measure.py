@@ -4,12 +4,15 @@ Server time is what Django spends from request to response through the test clie
 no network, no browser. Each page also has a baseline: one cursor fetching the same
 rows the page shows with hand-written SQL, which is roughly the least any
 implementation could do. The gap between the two is the framework, the access policy,
-the audit write and the template.
+the audit write and the template. To tell the database's share apart, the page's own
+reads (every SELECT one request ran, sessions and access checks included) are replayed
+on a bare cursor and timed the same way.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import os
 import platform
@@ -23,8 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection
+from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 from django.utils import timezone
 
 from benchmarks.history import HEAVY_USERNAME
@@ -32,24 +37,40 @@ from portal.accounts.models import User
 from portal.notifications.models import Notification, Task
 from portal.organization.models import Campus, CareTeam, OpeningHours, Practitioner
 from portal.patients.models import CareRelationship, Patient
+from portal.records.models import (
+    Allergy,
+    Encounter,
+    Immunization,
+    LabTestGuide,
+    Medication,
+    Observation,
+    Problem,
+    ResultReport,
+    ResultSeen,
+)
 
 SHOWN_PLUS_ONE = 6  # cards show five and fetch a sixth to know there are more
 RESULTS_START = "<!-- results:start -->"
 RESULTS_END = "<!-- results:end -->"
 HEADER = (
     "| date | machine | database | page | median ms | p95 ms | queries "
-    "| baseline median ms | baseline queries |\n"
-    "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    "| baseline median ms | baseline queries | page reads ms | median ÷ baseline | reads ÷ baseline |\n"
+    "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 )
 Baseline = Callable[[Any, Patient, User], int]
+# Results pages show this many reports, the summary five, a trend chart the latest hundred.
+RESULTS_SHOWN_PLUS_ONE = 21
+SUMMARY_RESULTS = 5
+SUMMARY_ACTIVE_PLUS_ONE = 11
+TREND_POINTS = 100
 
 
 @dataclass(frozen=True)
 class Page:
-    """A page to measure and the raw SQL that fetches what it shows."""
+    """A page to measure, where it is for a patient, and the raw SQL that fetches what it shows."""
 
     name: str
-    path: str
+    url: Callable[[Patient], str]
     baseline: Baseline
 
 
@@ -63,6 +84,16 @@ class Result:
     queries: int
     baseline_median_ms: float
     baseline_queries: int
+    reads_median_ms: float = 0.0
+    reads_queries: int = 0
+
+    @property
+    def median_ratio(self) -> float:
+        return self.median_ms / self.baseline_median_ms if self.baseline_median_ms else math.inf
+
+    @property
+    def reads_ratio(self) -> float:
+        return self.reads_median_ms / self.baseline_median_ms if self.baseline_median_ms else math.inf
 
 
 def dashboard_baseline(cursor: Any, patient: Patient, user: User) -> int:
@@ -108,7 +139,132 @@ def dashboard_baseline(cursor: Any, patient: Patient, user: User) -> int:
     return len(statements)
 
 
-PAGES = [Page("dashboard", "/", dashboard_baseline)]
+def _run(cursor: Any, statements: list[tuple[str, list[Any]]]) -> list[list[Any]]:
+    results = []
+    for sql, params in statements:
+        cursor.execute(sql, params)
+        results.append(cursor.fetchall())
+    return results
+
+
+def _reports_sql(limit: int) -> str:
+    """Released reports, newest first, with whether this user opened each: what results lists show."""
+    report, seen = ResultReport._meta.db_table, ResultSeen._meta.db_table
+    return (
+        f"SELECT r.id, r.category, r.code, r.name, r.status, r.effective_at, r.issued_at, "
+        f"r.performer, r.conclusion, r.reviewed_at, "
+        f"EXISTS (SELECT 1 FROM {seen} s WHERE s.user_id = %s AND s.report_id = r.id) "
+        f"FROM {report} r WHERE r.patient_id = %s AND r.available_at <= %s "
+        f"ORDER BY r.effective_at DESC, r.id DESC LIMIT {int(limit)}"
+    )
+
+
+def _values_sql(report_ids: list[int], only_flagged: bool = False) -> str:
+    observation = Observation._meta.db_table
+    flagged = " AND interpretation NOT IN ('N', '')" if only_flagged else ""
+    return (
+        f"SELECT report_id, code, name, value_number, value_text, unit, range_low, range_high, "
+        f"range_text, interpretation, status FROM {observation} "
+        f"WHERE report_id IN ({', '.join(['%s'] * len(report_ids))}){flagged} "
+        "ORDER BY report_id, position, id"
+    )
+
+
+def results_baseline(cursor: Any, patient: Patient, user: User) -> int:
+    """The first page of results: twenty reports and every value in them, in two statements."""
+    (reports,) = _run(cursor, [(_reports_sql(RESULTS_SHOWN_PLUS_ONE), [user.pk, patient.pk, timezone.now()])])
+    ids = [row[0] for row in reports[: RESULTS_SHOWN_PLUS_ONE - 1]]
+    _run(cursor, [(_values_sql(ids), ids)])
+    return 2
+
+
+def trend_baseline(cursor: Any, patient: Patient, user: User) -> int:
+    """The latest hundred values of the test (the chart; the table's first page is among them) and its guide."""
+    observation, report = Observation._meta.db_table, ResultReport._meta.db_table
+    statements: list[tuple[str, list[Any]]] = [
+        (
+            f"SELECT o.id, o.name, o.effective_at, o.value_number, o.value_text, o.unit, o.range_low, "
+            f"o.range_high, o.interpretation, o.status FROM {observation} o "
+            f"LEFT JOIN {report} r ON r.id = o.report_id "
+            "WHERE o.patient_id = %s AND o.code = %s AND (o.report_id IS NULL OR r.available_at <= %s) "
+            f"ORDER BY o.effective_at DESC, o.id DESC LIMIT {TREND_POINTS}",
+            [patient.pk, trend_code(patient), timezone.now()],
+        ),
+        (
+            f"SELECT code, name, description FROM {LabTestGuide._meta.db_table} WHERE code = %s",
+            [trend_code(patient)],
+        ),
+    ]
+    _run(cursor, statements)
+    return len(statements)
+
+
+def summary_baseline(cursor: Any, patient: Patient, user: User) -> int:
+    """The health summary: active problems, medicines and allergies, latest shots, results and visits."""
+    problem, medication = Problem._meta.db_table, Medication._meta.db_table
+    allergy, immunization = Allergy._meta.db_table, Immunization._meta.db_table
+    encounter = Encounter._meta.db_table
+    statements: list[tuple[str, list[Any]]] = [
+        (
+            f"SELECT id, name, status, onset_on FROM {problem} WHERE patient_id = %s "
+            f"AND status IN ('active', 'recurrence') ORDER BY name, id LIMIT {SUMMARY_ACTIVE_PLUS_ONE}",
+            [patient.pk],
+        ),
+        (
+            f"SELECT id, name, dose, instructions, status, last_filled_on, refills_remaining, "
+            f"renewable_online FROM {medication} WHERE patient_id = %s "
+            f"AND status IN ('active', 'on-hold') ORDER BY name, id LIMIT {SUMMARY_ACTIVE_PLUS_ONE}",
+            [patient.pk],
+        ),
+        (
+            f"SELECT id, substance, reaction, severity FROM {allergy} WHERE patient_id = %s "
+            f"AND status = 'active' ORDER BY substance, id LIMIT {SUMMARY_ACTIVE_PLUS_ONE}",
+            [patient.pk],
+        ),
+        (
+            f"SELECT id, vaccine, given_on, dose_number FROM {immunization} WHERE patient_id = %s "
+            f"ORDER BY given_on DESC, id DESC LIMIT {SUMMARY_RESULTS + 1}",
+            [patient.pk],
+        ),
+        (
+            f"SELECT id, kind, started_at, reason, practitioner_name FROM {encounter} "
+            f"WHERE patient_id = %s ORDER BY started_at DESC, id DESC LIMIT {SUMMARY_RESULTS + 1}",
+            [patient.pk],
+        ),
+        (_reports_sql(SUMMARY_RESULTS), [user.pk, patient.pk, timezone.now()]),
+    ]
+    reports = _run(cursor, statements)[-1]
+    ids = [row[0] for row in reports]
+    _run(cursor, [(_values_sql(ids, only_flagged=True), ids)])
+    return len(statements) + 1
+
+
+def trend_code(patient: Patient) -> str:
+    """The test the patient has the most values of: the longest trend there is."""
+    return _most_frequent_code(patient.pk)
+
+
+# Looked up once: the baseline must not time this aggregate along with its own query.
+@functools.cache
+def _most_frequent_code(patient_id: int) -> str:
+    most = (
+        Observation.objects.filter(patient_id=patient_id)
+        .values("code")
+        .annotate(count=Count("id"))
+        .order_by("-count", "code")
+        .first()
+    )
+    if most is None:
+        raise RuntimeError("The benchmark patient has no observations; run benchmarks.generate again.")
+    return str(most["code"])
+
+
+PAGES = [
+    Page("dashboard", lambda patient: "/", dashboard_baseline),
+    Page("results", lambda patient: reverse("records:results"), results_baseline),
+    Page("trend", lambda patient: reverse("records:trend", args=[trend_code(patient)]), trend_baseline),
+    Page("health summary", lambda patient: reverse("records:summary"), summary_baseline),
+]
 
 
 def measure_all(requests: int, warmup: int, username: str = HEAVY_USERNAME) -> list[Result]:
@@ -120,15 +276,18 @@ def measure_all(requests: int, warmup: int, username: str = HEAVY_USERNAME) -> l
 
 
 def measure(page: Page, client: Client, user: User, patient: Patient, requests: int, warmup: int) -> Result:
+    path = page.url(patient)
     for _ in range(warmup):
-        _get(client, page.path)
+        _get(client, path)
     with CaptureQueriesContext(connection) as captured:
-        _get(client, page.path)
+        _get(client, path)
     # Counted now: the captured list is a view of the connection's log, which the next
     # request clears.
     queries = len(captured)
     # Timed apart from the query count: capturing queries has a cost of its own.
-    samples = [_timed(lambda: _get(client, page.path)) for _ in range(requests)]
+    samples = [_timed(lambda: _get(client, path)) for _ in range(requests)]
+    reads = _page_reads(client, path)
+    reads_samples = [_timed(lambda: _replay(reads)) for _ in range(requests)]
     baseline_queries = 0
 
     def baseline() -> None:
@@ -146,7 +305,30 @@ def measure(page: Page, client: Client, user: User, patient: Patient, requests: 
         queries,
         statistics.median(baseline_samples),
         baseline_queries,
+        statistics.median(reads_samples),
+        len(reads),
     )
+
+
+def _page_reads(client: Client, path: str) -> list[tuple[str, Any]]:
+    """Every SELECT one request of the page runs, with its parameters, to replay on a bare cursor."""
+    statements: list[tuple[str, Any]] = []
+
+    def capture(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if not many and sql.lstrip().upper().startswith("SELECT"):
+            statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture):
+        _get(client, path)
+    return statements
+
+
+def _replay(statements: list[tuple[str, Any]]) -> None:
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
+            cursor.fetchall()
 
 
 def _get(client: Client, path: str) -> None:
@@ -199,6 +381,7 @@ def table_row(result: Result, day: dt.date, machine: str, database: str) -> str:
         day.isoformat(), machine, database, result.page,
         f"{result.median_ms:.1f}", f"{result.p95_ms:.1f}", str(result.queries),
         f"{result.baseline_median_ms:.2f}", str(result.baseline_queries),
+        f"{result.reads_median_ms:.2f}", f"{result.median_ratio:.0f}", f"{result.reads_ratio:.1f}",
     ]  # fmt: skip
     return "| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |"
 

@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{result.page}: median {result.median_ms:.1f} ms, p95 {result.p95_ms:.1f} ms, "
             f"{result.queries} queries; raw SQL {result.baseline_median_ms:.2f} ms in "
-            f"{result.baseline_queries} queries ({database}; {machine})"
+            f"{result.baseline_queries} queries; the page's {result.reads_queries} reads replayed "
+            f"{result.reads_median_ms:.2f} ms ({database}; {machine})"
         )
     record_results(args.docs, results, timezone.now().date(), machine, database)
     print(f"Recorded in {args.docs}")

@@ -14,3 +14,5 @@ class Sizes:
     tasks: int = 200
     audit_events: int = 20_000
     years: int = 10
+    observations: int = 6_000  # the heavy patient's results and vital signs
+    record_years: int = 1  # how much medical record each of the other patients gets

@@ -17,9 +17,10 @@ from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_chain
 from portal.notifications.models import Notification, Task
 from portal.patients.models import Patient
+from portal.records.models import Encounter, Observation
 
 ANCHOR = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
-TINY = Sizes(patients=50, notifications=100, tasks=20, audit_events=300, years=2)
+TINY = Sizes(patients=50, notifications=100, tasks=20, audit_events=300, years=2, observations=400)
 
 
 @pytest.mark.django_db
@@ -31,14 +32,18 @@ def test_the_generator_builds_a_heavy_patient_with_a_valid_audit_chain() -> None
     assert AuditEvent.objects.filter(patient_id=history.patient.pk).count() == 300
     assert verify_chain()[1] == []
     assert HISTORY[-1][0] == "audit events"
+    # The heavy patient's record, and a little for everyone else.
+    assert 400 <= Observation.objects.filter(patient=history.patient).count() < 460
+    assert Encounter.objects.exclude(patient=history.patient).values("patient").distinct().count() > 40
 
 
 @pytest.mark.django_db
 def test_the_runner_measures_and_records_a_table(tmp_path: Path) -> None:
     build(TINY, seed=1, anchor=ANCHOR, log=lambda line: None)
     results = measure_all(requests=3, warmup=1)
-    assert [result.page for result in results] == ["dashboard"]
-    assert results[0].queries > 0 and results[0].baseline_queries == 4
+    assert [result.page for result in results] == ["dashboard", "results", "trend", "health summary"]
+    assert [result.baseline_queries for result in results] == [4, 2, 2, 7]
+    assert all(result.queries >= result.reads_queries > 0 for result in results)
     docs = tmp_path / "benchmarks.md"
     docs.write_text("# Benchmarks\n", encoding="utf-8")
     record_results(docs, results, ANCHOR.date(), "test machine", "SQLite")
@@ -46,4 +51,5 @@ def test_the_runner_measures_and_records_a_table(tmp_path: Path) -> None:
     text = docs.read_text(encoding="utf-8")
     assert text.count(RESULTS_START) == 1
     assert text.count("| 2026-06-01 | test machine | SQLite | dashboard |") == 1
+    assert text.count("| 2026-06-01 | test machine | SQLite | trend |") == 1
     assert verify_chain()[1] == []

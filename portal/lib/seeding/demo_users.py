@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from portal.accounts.models import User
 from portal.audit.actor import Actor
+from portal.lib.seeding.demo_records import seed_demo_records
 from portal.lib.seeding.organization import BILLING_OFFICE_SLUG
 from portal.lib.seeding.proxies import seed_proxy_examples
 from portal.notifications.models import Notification, Task
@@ -84,6 +85,7 @@ def create_demo_users(today: dt.date | None = None) -> list[DemoSignIn]:
     teams[BILLING_OFFICE_SLUG].members.add(billing)
     _staff_user("demo-admin", "Robin", "Castellano", Role.ADMINISTRATOR, superuser=True)
     seed_proxy_examples()
+    seed_demo_records(today)
     return SIGN_INS
 
 

@@ -27,6 +27,7 @@ from faker import Faker
 from portal.accounts.models import User
 from portal.lib.seeding import DEFAULT_ANCHOR, GENERATED_CLINIC_NUMBERS, given_timestamps
 from portal.lib.seeding.organization import PRIMARY_CARE_DEPARTMENTS, SERVICE_DEPARTMENTS
+from portal.lib.seeding.records import RECORD_YEARS, seed_records
 from portal.notifications.models import Notification, Task
 from portal.organization.models import Campus, CareTeam
 from portal.patients.models import CareRelationship, Patient
@@ -117,6 +118,7 @@ class SeedReport:
     care_relationships: int = 0
     notifications: int = 0
     tasks: int = 0
+    record_rows: int = 0
 
     def __add__(self, other: SeedReport) -> SeedReport:
         return SeedReport(
@@ -125,6 +127,7 @@ class SeedReport:
             self.care_relationships + other.care_relationships,
             self.notifications + other.notifications,
             self.tasks + other.tasks,
+            self.record_rows + other.record_rows,
         )
 
 
@@ -227,15 +230,23 @@ def seed_patients(
     anchor: dt.datetime = DEFAULT_ANCHOR,
     batch_size: int = BATCH_SIZE,
     progress: Progress | None = None,
+    record_years: int = RECORD_YEARS,
 ) -> SeedReport:
-    """Add `count` generated patients, saved in batches; return what was added."""
+    """Add `count` generated patients, saved in batches; return what was added.
+
+    Each patient also gets `record_years` of medical record (records.py); 0 gives none.
+    """
     catalogue = Catalogue.load()
     taken = set(Patient.objects.values_list("clinic_number", flat=True))
     factory = PatientFactory(catalogue, stream_key(seed, len(taken)), anchor, taken)
     report = SeedReport()
     while report.patients < count:
         size = min(batch_size, count - report.patients)
-        report += save_drafts([factory.draft() for _ in range(size)])
+        drafts = [factory.draft() for _ in range(size)]
+        report += save_drafts(drafts)
+        if record_years > 0:
+            rows = seed_records([draft.patient for draft in drafts], seed, anchor, record_years)
+            report += SeedReport(record_rows=rows)
         if progress is not None:
             progress(report.patients, count)
     return report

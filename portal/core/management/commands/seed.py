@@ -25,7 +25,7 @@ def describe(report: SeedReport) -> str:
     return (
         f"Added {report.patients} patients ({report.accounts} with sign-ins), "
         f"{report.care_relationships} care relationships, {report.notifications} "
-        f"notifications and {report.tasks} tasks."
+        f"notifications and {report.tasks} tasks, with {report.record_rows} medical record rows."
     )
 
 
