@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.audit.actor import Actor
-from portal.patients.access import PatientAccess, record_read, refuse
+from portal.patients.access import PatientAccess, filter_confidential, record_read, refuse
 from portal.patients.models import Scope
 from portal.patients.selection import patient_page
 from portal.records.access import get_visible, visible_observations, visible_reports
@@ -129,10 +129,16 @@ def with_seen(reports: models.QuerySet[ResultReport], access: PatientAccess) -> 
 def observations_by_report(
     access: PatientAccess, reports: list[ResultReport]
 ) -> dict[int, list[Observation]]:
-    """The visible values of these reports, in one query, by report id."""
+    """The visible values of these reports, in one query, by report id.
+
+    The reports come from `visible_reports`, so they are the patient's and released; only
+    the values' own confidentiality is left to apply. Filtering by report alone lets the
+    database use the (report, position) index instead of reading the patient's whole history.
+    """
     if not reports:
         return {}
-    rows = visible_observations(access).filter(report__in=[report.pk for report in reports])
+    in_reports = Observation.objects.filter(report__in=[report.pk for report in reports])
+    rows = filter_confidential(in_reports, access, "sensitivity")
     grouped: dict[int, list[Observation]] = {}
     for row in rows.order_by("report_id", "position", "id"):
         grouped.setdefault(row.report_id or 0, []).append(row)
