@@ -4,7 +4,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from portal.audit.models import AuditEvent
-from portal.audit.vocabulary import describe
+from portal.audit.vocabulary import describe, private_actions
 from portal.lib.paging import keyset_page
 from portal.patients.access import PatientAccess, record_read
 from portal.patients.models import Scope
@@ -24,6 +24,8 @@ def access_log(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     if access.patient.account_id is not None:
         # The patient's own visits are not news to them.
         others = others.exclude(actor_id=access.patient.account_id)
+    if access.hidden_categories:
+        others = others.exclude(action__in=private_actions())
     page = keyset_page(others, request.GET.get("before"), PAGE_SIZE, key="sequence")
     rows = [(event, describe(event.action, event.detail)) for event in page.items]
     context = {"access": access, "page": page, "rows": rows}

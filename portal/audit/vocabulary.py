@@ -26,8 +26,19 @@ _phrases: dict[str, Promise | str] = {
 }
 
 
-def register(action: str, phrase: Promise | str) -> None:
+_private: set[str] = set()
+
+
+def register(action: str, phrase: Promise | str, *, private: bool = False) -> None:
+    """Name an action for the access log; `private` ones are left out for a proxy who is
+    kept from the patient's confidential care (whom an adolescent shares with is theirs)."""
     _phrases[action] = phrase
+    if private:
+        _private.add(action)
+
+
+def private_actions() -> list[str]:
+    return sorted(_private)
 
 
 class _Details(dict[str, str]):

@@ -68,6 +68,9 @@ def _load(data: bytes, problems: list[Problem]) -> dict[str, Any] | None:
     except json.JSONDecodeError as error:
         problems.append(Problem(f"not valid JSON: {error.msg} at line {error.lineno}, column {error.colno}"))
         return None
+    except RecursionError:
+        problems.append(Problem("the JSON is nested too deeply to be a FHIR bundle"))
+        return None
     if not isinstance(document, dict) or document.get("resourceType") != "Bundle":
         problems.append(Problem("a FHIR import must be a Bundle resource", path="resourceType"))
         return None

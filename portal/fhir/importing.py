@@ -13,7 +13,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
+from django.db import DataError, IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_noop
 
@@ -58,7 +58,7 @@ def detect(data: bytes, name: str = "") -> str | None:
 
 def import_file(data: bytes, name: str, submitted_by: str, actor: Actor | None = None) -> ImportReport:
     """Read, check and store one file; the report says what changed for whom, or every problem."""
-    report = ImportReport(name=name, digest=hashlib.sha256(data).hexdigest())
+    report = ImportReport(name=name.replace("\x00", ""), digest=hashlib.sha256(data).hexdigest())
     kind = detect(data, name)
     if kind is None:
         report.problems.append(Problem("not a FHIR JSON bundle, an HL7 v2 message (MSH|) or a DICOM file"))
@@ -75,6 +75,11 @@ def import_file(data: bytes, name: str, submitted_by: str, actor: Actor | None =
         do_import_records(actor or Actor.system(), report, staged, submitted_by)
     except Rejected as rejected:
         report.problems, report.patients = rejected.problems, {}
+    except DataError:
+        # PostgreSQL refuses some text (a NUL character in an identifier, say); the
+        # transaction rolled back, and sending the same file again would fail the same way.
+        report.problems = [Problem("the file holds text the database cannot store (such as a NUL character)")]
+        report.patients = {}
     except IntegrityError:
         # The same file arriving twice at once: the other import stored it.
         if not ImportBatch.objects.filter(digest=report.digest).exists():

@@ -55,6 +55,9 @@ ORDER: list[type[RecordItem]] = [
 CHUNK = 500
 # Source ids of the placeholder reports made for DICOM images that came before their report.
 DICOM_PREFIX = "dicom:"
+# Such a placeholder is for staff only until its report arrives.
+UNREPORTED_IMAGES_UNTIL = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+UNREPORTED_IMAGES_REASON = "Images received; waiting for the radiologist's report."
 EXTENSIONS = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"}
 Known = dict[tuple[type[models.Model], int, str], int]
 
@@ -197,8 +200,11 @@ class Store:
         for placeholder in placeholders:
             row = uids[placeholder.study_uid]
             placeholder.source_id = row.source_id
-            placeholder.save(update_fields=["source_id", "updated_at"])
+            # The report's arrival is when the clinic's release rule starts, as for any new report.
+            self._release(placeholder)
+            placeholder.save(update_fields=["source_id", "available_at", "hold_reason", "updated_at"])
             existing[row.source_id] = placeholder
+            self.new_reports.append(placeholder)
 
     # Relinks and images -----------------------------------------------------------------
 
@@ -231,12 +237,17 @@ class Store:
             else None
         )
         if report is None:
+            # Images nobody has reported on yet stay with the care team: a patient (or a
+            # parent, before any confidentiality label arrives with the report) sees the
+            # study once its report comes and is released by the clinic's rules.
             report = ResultReport(
-                patient=patient, source_id=f"{DICOM_PREFIX}{image.study_uid}", **image.report_fields
+                patient=patient,
+                source_id=f"{DICOM_PREFIX}{image.study_uid}",
+                available_at=UNREPORTED_IMAGES_UNTIL,
+                hold_reason=UNREPORTED_IMAGES_REASON,
+                **image.report_fields,
             )
-            self._release(report)
             report.save()
-            self.new_reports.append(report)
             self.report.count(image.clinic_number, "ResultReport").created += 1
             self.report.notes.append(
                 f"Study {image.study_uid}: no imaging report yet, so a preliminary one was made for the images."

@@ -20,7 +20,7 @@ class RowId:
 class TestCode:
     """A test's code (LOINC, or a lab's local code): up to 40 characters, no slash."""
 
-    regex = "[^/]{1,40}"
+    regex = r"[^/\x00]{1,40}"
 
     def to_python(self, value: str) -> str:
         return value

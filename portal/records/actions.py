@@ -191,8 +191,12 @@ def _item_sensitivity(amendment: AmendmentRequest) -> str:
         model = apps.get_model(amendment.item_type)
     except (LookupError, ValueError):
         return ""
-    value = model._default_manager.filter(pk=amendment.item_id).values_list("sensitivity", flat=True).first()
-    return str(value or "")
+    item = model._default_manager.filter(pk=amendment.item_id).first()
+    if item is None:
+        return ""
+    # A value inherits its report's confidentiality (imports label the report).
+    report = getattr(item, "report", None)
+    return str(getattr(item, "sensitivity", "") or getattr(report, "sensitivity", "") or "")
 
 
 # Results entered by staff ---------------------------------------------------------------
@@ -459,7 +463,8 @@ def do_correct_observation(
             gettext_noop("A result was corrected"),
             gettext_noop("The clinic corrected a test result in your record. Open it to see what changed."),
             _result_link(report) if report else "",
-            sensitivity=locked.sensitivity,
+            # A value inherits its report's confidentiality (imports label the report).
+            sensitivity=locked.sensitivity or (report.sensitivity if report else ""),
         )
     return correction
 

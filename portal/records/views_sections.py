@@ -83,7 +83,9 @@ def note(request: HttpRequest, access: PatientAccess, note_id: int) -> HttpRespo
         for correction in corrections
     ]
     record_read(request, access, "records.note_view", obj=item)
-    context = {"access": access, "note": item, "versions": versions}
+    # The note's visit may be one this reader may not see (an adolescent's confidential care).
+    visit = visible(Encounter, access).filter(pk=item.encounter_id).first() if item.encounter_id else None
+    context = {"access": access, "note": item, "visit": visit, "versions": versions}
     return render(request, "records/note.html", context)
 
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from typing import Any
 
 import numpy as np
+from django.utils import timezone
 from PIL import Image
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import UID, ExplicitVRLittleEndian
 
 from portal.fhir.importing import import_file
-from portal.fhir.tests.conftest import alice_bundle, row_counts
-from portal.records.models import ImagingImage, ResultReport
+from portal.fhir.tests.conftest import access_of, alice_bundle, row_counts
+from portal.records.access import visible_reports
+from portal.records.models import ImagingImage, ReleaseHoldRule, ResultReport
 from portal.test import World
 
 STUDY = "1.2.840.113619.2.55.3.604688119.971.1234567890.123"
@@ -122,6 +125,26 @@ def test_a_report_arriving_after_its_images_takes_them_over(world: World) -> Non
     assert reports.count() == 1
     xray = reports.get()
     assert xray.status == "final" and xray.impression and xray.images.count() == 1
+
+
+def test_images_without_a_report_stay_with_the_care_team(world: World) -> None:
+    import_file(dicom(), "chest.dcm", "test")
+    assert not visible_reports(access_of(world.alice_user, world.alice)).exists()
+    assert visible_reports(access_of(world.clinician, world.alice)).count() == 1
+
+
+def test_the_clinics_hold_starts_when_the_report_arrives_after_its_images(
+    world: World, time_machine: Any
+) -> None:
+    ReleaseHoldRule.objects.create(category="imaging", hold_hours=48, reason="Radiologist calls first")
+    time_machine.move_to(timezone.now() - dt.timedelta(days=3))
+    import_file(dicom(), "chest.dcm", "test")
+    time_machine.move_to(timezone.now() + dt.timedelta(days=3))
+    import_file(alice_bundle(), "alice.json", "test")
+    xray = ResultReport.objects.get(study_uid=STUDY)
+    assert xray.hold_reason == "Radiologist calls first"
+    assert xray.available_at > timezone.now() + dt.timedelta(hours=47)
+    assert not visible_reports(access_of(world.alice_user, world.alice)).filter(pk=xray.pk).exists()
 
 
 def test_window_monochrome1_and_size(world: World) -> None:

@@ -94,6 +94,15 @@ CASES = [
     b"\rOBX|1|NM|A^B||1e999",
     b"\x00" * 128 + b"DICM" + b"\x02\x00\x00\x00garbage" * 10,
     b"\x00" * 128 + b"DICM",
+    # Nested far past Python's recursion limit.
+    b'{"resourceType": "Bundle", "type": "collection", "entry": ' + b"[" * 100_000,
+    # A NUL in an identifier: PostgreSQL cannot store it, so it is a problem, not "busy".
+    with_entry(
+        {
+            "resourceType": "Patient",
+            "identifier": [{"system": "urn:portal:clinic-number", "value": "1000\u00000001"}],
+        }
+    ),
 ]
 
 
