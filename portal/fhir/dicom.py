@@ -25,6 +25,9 @@ from portal.patients.models import Patient
 from portal.records.models import ResultReport
 
 MAX_SIDE = 1024
+# The most pixels (rows x columns x frames) decoded from one file: a 20 MB upload can
+# declare a compressed image of any size, and decoding allocates all of it at once.
+MAX_PIXELS = 64 * 1024 * 1024
 
 
 def read_dicom(data: bytes) -> tuple[Staged, list[Problem]]:
@@ -120,6 +123,9 @@ def _png(dataset: Any, problems: list[Problem]) -> tuple[bytes, int, int] | None
     if "PixelData" not in dataset:
         problems.append(Problem("the file has no image (PixelData)", resource="DICOM", path="PixelData"))
         return None
+    if _declared_pixels(dataset) > MAX_PIXELS:
+        problems.append(Problem("the image is larger than the portal decodes", resource="DICOM", path="Rows"))
+        return None
     try:
         gray = to_gray(dataset, np.asarray(dataset.pixel_array))
     except Exception as error:  # pydicom raises many kinds for damaged or unsupported encodings
@@ -132,6 +138,14 @@ def _png(dataset: Any, problems: list[Problem]) -> tuple[bytes, int, int] | None
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue(), picture.width, picture.height
+
+
+def _declared_pixels(dataset: Any) -> int:
+    try:
+        frames = int(dataset.get("NumberOfFrames", 1) or 1)
+        return int(dataset.get("Rows", 0) or 0) * int(dataset.get("Columns", 0) or 0) * max(frames, 1)
+    except (TypeError, ValueError):
+        return MAX_PIXELS + 1
 
 
 def to_gray(dataset: Any, pixels: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -592,9 +592,16 @@ def do_create_hold_rule(actor: Actor, category: str, hold_hours: int, reason: st
     for old in replaced:
         old.active = False
         old.save(update_fields=["active"])
-    rule = ReleaseHoldRule.objects.create(
-        category=category, hold_hours=hold_hours, reason=reason.strip(), created_by=actor.user
-    )
+    try:
+        with transaction.atomic():
+            rule = ReleaseHoldRule.objects.create(
+                category=category, hold_hours=hold_hours, reason=reason.strip(), created_by=actor.user
+            )
+    except IntegrityError as error:
+        # Two administrators saving the same category at once: one rule per category wins.
+        raise RecordChangeRefused(
+            _("Another administrator changed this hold at the same moment. Check the rules and try again.")
+        ) from error
     record(
         actor,
         "records.hold_rule_create",

@@ -176,3 +176,11 @@ def test_unknown_patient_and_missing_parts_are_rejected(world: World) -> None:
 
 def test_a_dicom_file_is_not_mistaken_for_json(world: World) -> None:
     assert import_file(json.dumps({"resourceType": "Bundle"}).encode(), "x.dcm", "test").format == "fhir"
+
+
+def test_an_image_declaring_more_pixels_than_we_decode_is_refused(world: World) -> None:
+    before = row_counts()
+    report = import_file(dicom(Rows=60000, Columns=60000), "bomb.dcm", "test")
+    assert not report.accepted
+    assert any("larger than the portal decodes" in problem.message for problem in report.problems)
+    assert row_counts() == before

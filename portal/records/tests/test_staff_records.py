@@ -13,7 +13,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-import portal.records.staff_phrases  # noqa: F401  (the lead imports it from RecordsConfig.ready)
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.audit.vocabulary import describe
@@ -557,3 +556,21 @@ def test_the_patient_sees_a_corrected_results_history(client: Client, world: Wor
     page = patient.get(reverse("records:result", args=[report.pk])).content.decode()
     assert "Haemolysed sample" in page
     assert "5.4 mmol/L" in page  # what it said before
+
+
+def test_two_administrators_saving_one_category_at_once_get_a_clear_refusal(world: World) -> None:
+    from unittest import mock
+
+    from django.db import IntegrityError
+
+    from portal.audit.actor import Actor
+    from portal.records.actions import RecordChangeRefused, do_create_hold_rule
+
+    with (
+        mock.patch.object(ReleaseHoldRule.objects, "create", side_effect=IntegrityError("one per category")),
+        pytest.raises(RecordChangeRefused, match="same moment"),
+    ):
+        do_create_hold_rule(
+            Actor(user=world.admin), "genetics", 24, "Genetic counselling comes first, always."
+        )
+    assert not AuditEvent.objects.filter(action="records.hold_rule_create").exists()
