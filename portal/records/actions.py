@@ -232,6 +232,7 @@ class ResultEntry:
     status: str = ResultReport.Status.FINAL
     ordered_by: Practitioner | None = None
     conclusion: str = ""
+    sensitivity: str = ""
     observations: list[ObservationEntry] = field(default_factory=list)
 
 
@@ -268,6 +269,7 @@ def do_enter_result(actor: Actor, access: PatientAccess, entry: ResultEntry) -> 
         ordered_by=entry.ordered_by,
         ordered_by_name=entry.ordered_by.display_name if entry.ordered_by else "",
         conclusion=entry.conclusion,
+        sensitivity=entry.sensitivity,
         available_at=issued_at + dt.timedelta(hours=hold_hours),
         hold_reason=rule.reason if rule else "",
     )
@@ -288,6 +290,7 @@ def do_enter_result(actor: Actor, access: PatientAccess, entry: ResultEntry) -> 
             status=entry.status,
             effective_at=entry.effective_at,
             position=position,
+            sensitivity=entry.sensitivity,
         )
         for position, value in enumerate(entry.observations)
     )
@@ -477,6 +480,7 @@ def do_enter_note(
     title: str,
     body: str,
     written_at: dt.datetime | None = None,
+    sensitivity: str = "",
 ) -> ClinicalNote:
     """A note written in the portal by the signed-in clinician."""
     author = _practitioner(actor)
@@ -487,6 +491,7 @@ def do_enter_note(
         title=title,
         body=body,
         written_at=written_at or timezone.now(),
+        sensitivity=sensitivity,
         author=author,
         author_name=author.display_name if author else "",
     )

@@ -145,6 +145,28 @@ def _datetime_field(label: Any) -> forms.DateTimeField:
     )
 
 
+CATEGORY_NAMES = {
+    "sexual-health": _("Sexual health"),
+    "reproductive-health": _("Reproductive health"),
+    "mental-health": _("Mental health"),
+    "substance-use": _("Substance use"),
+}
+
+
+def sensitivity_field() -> forms.ChoiceField:
+    """Whether an item is in a confidential category, hidden from the parent of a 12-17-year-old."""
+    categories = sorted(settings.PORTAL_ADOLESCENT_CONFIDENTIAL_CATEGORIES)
+    return forms.ChoiceField(
+        label=_("Confidential category"),
+        choices=[("", _("None: not confidential"))]
+        + [(slug, CATEGORY_NAMES.get(slug, slug.replace("-", " ").capitalize())) for slug in categories],
+        required=False,
+        help_text=_(
+            "A parent or guardian of a patient aged 12 to 17 does not see items in these categories."
+        ),
+    )
+
+
 class ResultReportForm(forms.Form):
     name = forms.CharField(label=_("Name of the test or panel"), max_length=200)
     code = forms.CharField(label=_("LOINC code of the panel"), max_length=40, required=False)
@@ -166,6 +188,7 @@ class ResultReportForm(forms.Form):
     conclusion = forms.CharField(
         label=_("Comment"), max_length=MAX_TEXT, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    sensitivity = sensitivity_field()
 
     def __init__(self, *args: Any, clinicians: QuerySet[Practitioner], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -199,6 +222,7 @@ class NoteForm(forms.Form):
     kind = forms.ChoiceField(label=_("Type"), choices=ClinicalNote.Kind.choices)
     title = forms.CharField(label=_("Title"), max_length=200)
     body = forms.CharField(label=_("Note"), max_length=50_000, widget=forms.Textarea(attrs={"rows": 12}))
+    sensitivity = sensitivity_field()
 
 
 class NoteCorrectionForm(forms.Form):

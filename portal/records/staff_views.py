@@ -277,6 +277,7 @@ def new_result(request: HttpRequest, patient_id: int) -> HttpResponse:
                 status=cleaned["status"],
                 ordered_by=cleaned["ordered_by"],
                 conclusion=cleaned["conclusion"],
+                sensitivity=cleaned["sensitivity"],
                 observations=observation_entries(values),
             )
             report = actions.do_enter_result(Actor.from_request(request), access, entry)
@@ -303,7 +304,14 @@ def new_note(request: HttpRequest, patient_id: int) -> HttpResponse:
     form = NoteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        actions.do_enter_note(Actor.from_request(request), access, data["kind"], data["title"], data["body"])
+        actions.do_enter_note(
+            Actor.from_request(request),
+            access,
+            data["kind"],
+            data["title"],
+            data["body"],
+            sensitivity=data["sensitivity"],
+        )
         messages.success(request, _("Note saved. The patient can read it now."))
         return redirect("staff_records:record", patient_id=access.patient.pk)
     return render(

@@ -15,7 +15,7 @@ from portal.audit.actor import Actor
 from portal.notifications.models import Notification
 from portal.patients.access import decide
 from portal.records import actions
-from portal.records.models import Observation, ShareLink
+from portal.records.models import ClinicalNote, Observation, ResultReport, ShareLink
 from portal.records.sharing import do_record_share_open
 from portal.records.tests.support import make_note, make_panel, make_visit
 from portal.records.tests.test_release_rules import adolescent
@@ -79,3 +79,32 @@ def test_a_note_does_not_reveal_a_confidential_visit(world: World) -> None:
 def test_a_trend_url_with_a_nul_is_a_plain_404(world: World) -> None:
     response = signed_in(world.alice_user).get("/record/results/trend/%00/")
     assert response.status_code == 404
+
+
+def test_staff_enter_a_confidential_result_and_note_the_parent_never_sees(world: World) -> None:
+    from portal.records.tests.test_staff_records import result_data
+
+    teen, teen_user, parent = adolescent(world)
+    clinician = signed_in(world.clinician)
+    clinician.post(
+        reverse("staff_records:new_result", args=[teen.pk]),
+        result_data(name="Chlamydia screen", sensitivity="sexual-health"),
+    )
+    clinician.post(
+        reverse("staff_records:new_note", args=[teen.pk]),
+        {
+            "kind": "visit-note",
+            "title": "Counselling session",
+            "body": "Talked.",
+            "sensitivity": "mental-health",
+        },
+    )
+    report = ResultReport.objects.get(patient=teen)
+    assert report.sensitivity == "sexual-health"
+    assert set(report.observations.values_list("sensitivity", flat=True)) == {"sexual-health"}
+    assert ClinicalNote.objects.get(patient=teen).sensitivity == "mental-health"
+    for user, sees in ((teen_user, True), (parent, False)):
+        client = signed_in(user)
+        assert ("Chlamydia screen" in client.get(reverse("records:results")).content.decode()) is sees
+        assert ("Counselling session" in client.get(reverse("records:notes")).content.decode()) is sees
+    assert not Notification.objects.filter(recipient=parent).exists()
