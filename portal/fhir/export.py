@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
 from django.utils import timezone
 
 from portal.fhir.mapping.clinical import condition_out, encounter_out, procedure_out
@@ -27,7 +25,6 @@ from portal.fhir.mapping.outbound import Out, full_url
 from portal.fhir.mapping.patients import patient_out
 from portal.fhir.mapping.results import has_study, observation_out, report_out, study_out, study_url
 from portal.patients.access import PatientAccess
-from portal.records.access import visible, visible_observations, visible_reports
 from portal.records.models import (
     Allergy,
     ClinicalNote,
@@ -38,34 +35,13 @@ from portal.records.models import (
     Observation,
     Problem,
     Procedure,
+    RecordItem,
     ResultReport,
 )
+from portal.records.ranges import DateRange, observations_in, reports_in, rows_in
 from portal.records.sections import SECTIONS
 
 Entry = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Dates:
-    start: dt.date | None
-    end: dt.date | None
-
-    def within(self, field_name: str, is_datetime: bool) -> Q:
-        lookup = f"{field_name}__date" if is_datetime else field_name
-        rule = Q()
-        if self.start:
-            rule &= Q(**{f"{lookup}__gte": self.start})
-        if self.end:
-            rule &= Q(**{f"{lookup}__lte": self.end})
-        return rule
-
-    def current(self, start: str, end: str) -> Q:
-        rule = Q()
-        if self.end:
-            rule &= Q(**{f"{start}__isnull": True}) | Q(**{f"{start}__lte": self.end})
-        if self.start:
-            rule &= Q(**{f"{end}__isnull": True}) | Q(**{f"{end}__gte": self.start})
-        return rule
 
 
 def patient_bundle(
@@ -79,7 +55,7 @@ def patient_bundle(
     patient = access.patient
     out = Out(patient_url=full_url(patient))
     entries = [_entry(out.patient_url, patient_out(patient))]
-    dates = Dates(date_from, date_to)
+    dates = DateRange(date_from, date_to)
     # Visits first, so notes, results and procedures can refer to the visits in the bundle.
     ordered = sorted(chosen, key=lambda slug: (slug != "visits", list(SECTIONS).index(slug)))
     with timezone.override(ZoneInfo(patient.primary_campus.time_zone)):
@@ -107,30 +83,20 @@ def _rows(out: Out, rows: Iterable[Any], build: Callable[[Any, Out], dict[str, A
     return entries
 
 
-def _results(access: PatientAccess, dates: Dates, out: Out) -> list[Entry]:
-    reports = (
-        visible_reports(access)
-        .exclude(category=ResultReport.Category.IMAGING)
-        .filter(dates.within("effective_at", True))
-    )
-    standalone = Q(report__isnull=True) & dates.within("effective_at", True)
-    return _reports(access, reports, standalone, out)
+def _results(access: PatientAccess, dates: DateRange, out: Out) -> list[Entry]:
+    return _reports(access, dates, out, imaging=False)
 
 
-def _imaging(access: PatientAccess, dates: Dates, out: Out) -> list[Entry]:
-    reports = (
-        visible_reports(access)
-        .filter(category=ResultReport.Category.IMAGING)
-        .filter(dates.within("effective_at", True))
-    )
-    return _reports(access, reports, Q(pk__in=[]), out)
+def _imaging(access: PatientAccess, dates: DateRange, out: Out) -> list[Entry]:
+    return _reports(access, dates, out, imaging=True)
 
 
-def _reports(access: PatientAccess, reports: Any, standalone: Q, out: Out) -> list[Entry]:
+def _reports(access: PatientAccess, dates: DateRange, out: Out, imaging: bool) -> list[Entry]:
+    reports = reports_in(access, dates, imaging)
     observations = list(
-        visible_observations(access)
-        .filter(Q(report__in=reports.values("pk")) | standalone)
-        .order_by("report_id", "position", "id")
+        observations_in(access, reports, dates, standalone=not imaging).order_by(
+            "report_id", "position", "id"
+        )
     )
     entries = _rows(out, observations, observation_out)
     by_report: dict[int | None, list[Observation]] = {}
@@ -145,76 +111,30 @@ def _reports(access: PatientAccess, reports: Any, standalone: Q, out: Out) -> li
     return entries
 
 
-def _notes(access: PatientAccess, dates: Dates, out: Out) -> list[Entry]:
-    notes = (
-        visible(ClinicalNote, access).filter(dates.within("written_at", True)).order_by("-written_at", "-id")
-    )
-    return _rows(out, notes, note_out)
+def _section(
+    model: type[RecordItem],
+    order: tuple[str, ...],
+    build: Callable[[Any, Out], dict[str, Any]],
+    related: tuple[str, ...] = (),
+) -> Callable[[PatientAccess, DateRange, Out], list[Entry]]:
+    """A builder for a plain section: its rows in the range, in `order`, each mapped by `build`."""
+
+    def builder(access: PatientAccess, dates: DateRange, out: Out) -> list[Entry]:
+        rows = rows_in(access, model, dates).select_related(*related).order_by(*order)
+        return _rows(out, rows, build)
+
+    return builder
 
 
-def _medications(access: PatientAccess, dates: Dates, out: Out) -> list[Entry]:
-    medications = (
-        visible(Medication, access).filter(dates.current("started_on", "ended_on")).order_by("name", "id")
-    )
-    return _rows(out, medications, medication_out)
-
-
-def _allergies(access: PatientAccess, dates: Dates, out: Out) -> list[Entry]:
-    allergies = (
-        visible(Allergy, access).filter(dates.within("recorded_on", False)).order_by("substance", "id")
-    )
-    return _rows(out, allergies, allergy_out)
-
-
-def _immunizations(access: PatientAccess, dates: Dates, out: Out) -> list[Entry]:
-    given = (
-        visible(Immunization, access)
-        .filter(dates.within("given_on", False))
-        .select_related("campus")
-        .order_by("-given_on", "-id")
-    )
-    return _rows(out, given, immunization_out)
-
-
-def _problems(access: PatientAccess, dates: Dates, out: Out) -> list[Entry]:
-    problems = visible(Problem, access).filter(dates.current("onset_on", "abated_on")).order_by("name", "id")
-    return _rows(out, problems, condition_out)
-
-
-def _visits(access: PatientAccess, dates: Dates, out: Out) -> list[Entry]:
-    visits = (
-        visible(Encounter, access)
-        .filter(dates.within("started_at", True))
-        .select_related("campus")
-        .order_by("-started_at", "-id")
-    )
-    return _rows(out, visits, encounter_out)
-
-
-def _procedures(access: PatientAccess, dates: Dates, out: Out) -> list[Entry]:
-    procedures = (
-        visible(Procedure, access)
-        .filter(dates.within("performed_at", True))
-        .select_related("campus")
-        .order_by("-performed_at", "-id")
-    )
-    return _rows(out, procedures, procedure_out)
-
-
-def _documents(access: PatientAccess, dates: Dates, out: Out) -> list[Entry]:
-    documents = visible(Document, access).filter(dates.within("dated_on", False)).order_by("-dated_on", "-id")
-    return _rows(out, documents, document_out)
-
-
-BUILDERS: dict[str, Callable[[PatientAccess, Dates, Out], list[Entry]]] = {
+BUILDERS: dict[str, Callable[[PatientAccess, DateRange, Out], list[Entry]]] = {
     "results": _results,
     "imaging": _imaging,
-    "notes": _notes,
-    "medications": _medications,
-    "allergies": _allergies,
-    "immunizations": _immunizations,
-    "problems": _problems,
-    "visits": _visits,
-    "procedures": _procedures,
-    "documents": _documents,
+    "notes": _section(ClinicalNote, ("-written_at", "-id"), note_out),
+    "medications": _section(Medication, ("name", "id"), medication_out),
+    "allergies": _section(Allergy, ("substance", "id"), allergy_out),
+    "immunizations": _section(Immunization, ("-given_on", "-id"), immunization_out, ("campus",)),
+    "problems": _section(Problem, ("name", "id"), condition_out),
+    "visits": _section(Encounter, ("-started_at", "-id"), encounter_out, ("campus",)),
+    "procedures": _section(Procedure, ("-performed_at", "-id"), procedure_out, ("campus",)),
+    "documents": _section(Document, ("-dated_on", "-id"), document_out),
 }

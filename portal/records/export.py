@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from portal.patients.access import PatientAccess
 from portal.patients.models import Patient
-from portal.records.access import visible, visible_observations, visible_reports
 from portal.records.models import (
     Allergy,
     ClinicalNote,
@@ -34,6 +32,7 @@ from portal.records.models import (
     Procedure,
     ResultReport,
 )
+from portal.records.ranges import DateRange, observations_in, reports_in, rows_in
 from portal.records.sections import SECTIONS
 
 
@@ -50,6 +49,10 @@ class Selection:
         chosen = set(sections)
         # Always in the record's own order, whatever order they were ticked or stored in.
         return cls(tuple(slug for slug in SECTIONS if slug in chosen), date_from, date_to)
+
+    @property
+    def dates(self) -> DateRange:
+        return DateRange(self.date_from, self.date_to)
 
     def whole_record(self, patient: Patient) -> bool:
         """Every section over the patient's whole life: dates from birth to today change nothing."""
@@ -175,47 +178,14 @@ def _facts(*pairs: tuple[str, str]) -> list[tuple[str, str]]:
     return [(label, value) for label, value in pairs if value]
 
 
-# Date filters -------------------------------------------------------------------------------
-
-
-def _within(selection: Selection, field_name: str, is_datetime: bool) -> Q:
-    """Rows whose date lies in the range, both ends included, in the current time zone."""
-    lookup = f"{field_name}__date" if is_datetime else field_name
-    rule = Q()
-    if selection.date_from:
-        rule &= Q(**{f"{lookup}__gte": selection.date_from})
-    if selection.date_to:
-        rule &= Q(**{f"{lookup}__lte": selection.date_to})
-    return rule
-
-
-def _current_during(selection: Selection, start: str, end: str) -> Q:
-    """Rows (medications, problems) that were current at any time in the range."""
-    rule = Q()
-    if selection.date_to:
-        rule &= Q(**{f"{start}__isnull": True}) | Q(**{f"{start}__lte": selection.date_to})
-    if selection.date_from:
-        rule &= Q(**{f"{end}__isnull": True}) | Q(**{f"{end}__gte": selection.date_from})
-    return rule
-
-
 # Sections -----------------------------------------------------------------------------------
 
 
 def _results(access: PatientAccess, selection: Selection) -> list[Block]:
-    chosen = (
-        visible_reports(access)
-        .exclude(category=ResultReport.Category.IMAGING)
-        .filter(_within(selection, "effective_at", True))
-    )
+    chosen = reports_in(access, selection.dates, imaging=False)
     reports = list(chosen.order_by("-effective_at", "-id"))
-    observations = (
-        visible_observations(access)
-        .filter(
-            Q(report__in=chosen.values("pk"))
-            | Q(report__isnull=True) & _within(selection, "effective_at", True)
-        )
-        .order_by("report_id", "position", "id")
+    observations = observations_in(access, chosen, selection.dates, standalone=True).order_by(
+        "report_id", "position", "id"
     )
     by_report: dict[int | None, list[Observation]] = {}
     for observation in observations:
@@ -253,12 +223,7 @@ def _report_block(report: ResultReport, observations: list[Observation]) -> Bloc
 
 
 def _imaging(access: PatientAccess, selection: Selection) -> list[Block]:
-    reports = (
-        visible_reports(access)
-        .filter(category=ResultReport.Category.IMAGING)
-        .filter(_within(selection, "effective_at", True))
-        .order_by("-effective_at", "-id")
-    )
+    reports = reports_in(access, selection.dates, imaging=True).order_by("-effective_at", "-id")
     return [
         Block(
             heading=f"{report.name} — {_date_of(report.effective_at)}",
@@ -280,9 +245,8 @@ def _imaging(access: PatientAccess, selection: Selection) -> list[Block]:
 def _notes(access: PatientAccess, selection: Selection) -> list[Block]:
     # A note entered in error is void: handing it to another doctor would mislead.
     notes = (
-        visible(ClinicalNote, access)
+        rows_in(access, ClinicalNote, selection.dates)
         .exclude(status=ClinicalNote.Status.ENTERED_IN_ERROR)
-        .filter(_within(selection, "written_at", True))
         .order_by("-written_at", "-id")
     )
     return [
@@ -301,7 +265,7 @@ def _notes(access: PatientAccess, selection: Selection) -> list[Block]:
 
 
 def _medications(access: PatientAccess, selection: Selection) -> list[Block]:
-    medications = visible(Medication, access).filter(_current_during(selection, "started_on", "ended_on"))
+    medications = rows_in(access, Medication, selection.dates)
     rows = [
         (
             f"{medication.name} {medication.dose}".strip(),
@@ -318,7 +282,7 @@ def _medications(access: PatientAccess, selection: Selection) -> list[Block]:
 
 
 def _allergies(access: PatientAccess, selection: Selection) -> list[Block]:
-    allergies = visible(Allergy, access).filter(_within(selection, "recorded_on", False))
+    allergies = rows_in(access, Allergy, selection.dates)
     rows = [
         (
             allergy.substance,
@@ -333,7 +297,7 @@ def _allergies(access: PatientAccess, selection: Selection) -> list[Block]:
 
 
 def _immunizations(access: PatientAccess, selection: Selection) -> list[Block]:
-    given = visible(Immunization, access).filter(_within(selection, "given_on", False))
+    given = rows_in(access, Immunization, selection.dates)
     rows = [
         (
             immunization.vaccine,
@@ -348,7 +312,7 @@ def _immunizations(access: PatientAccess, selection: Selection) -> list[Block]:
 
 
 def _problems(access: PatientAccess, selection: Selection) -> list[Block]:
-    problems = visible(Problem, access).filter(_current_during(selection, "onset_on", "abated_on"))
+    problems = rows_in(access, Problem, selection.dates)
     rows = [
         (
             problem.name,
@@ -363,7 +327,7 @@ def _problems(access: PatientAccess, selection: Selection) -> list[Block]:
 
 
 def _visits(access: PatientAccess, selection: Selection) -> list[Block]:
-    visits = visible(Encounter, access).filter(_within(selection, "started_at", True))
+    visits = rows_in(access, Encounter, selection.dates)
     return [
         Block(
             heading=f"{visit.get_kind_display()} — {_date_of(visit.started_at)}",
@@ -392,7 +356,7 @@ def _diagnoses(diagnoses: object) -> str:
 
 
 def _procedures(access: PatientAccess, selection: Selection) -> list[Block]:
-    procedures = visible(Procedure, access).filter(_within(selection, "performed_at", True))
+    procedures = rows_in(access, Procedure, selection.dates)
     rows = [
         (
             procedure.name,
@@ -406,7 +370,7 @@ def _procedures(access: PatientAccess, selection: Selection) -> list[Block]:
 
 
 def _documents(access: PatientAccess, selection: Selection) -> list[Block]:
-    documents = visible(Document, access).filter(_within(selection, "dated_on", False))
+    documents = rows_in(access, Document, selection.dates)
     rows = [
         (document.title, _day(document.dated_on), str(document.get_kind_display()), document.description)
         for document in documents.order_by("-dated_on", "-id")
