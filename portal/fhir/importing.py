@@ -14,8 +14,7 @@ import logging
 from collections.abc import Callable
 
 from django.db import DataError, IntegrityError, transaction
-from django.urls import NoReverseMatch, reverse
-from django.utils.translation import gettext_noop
+from django.urls import reverse
 
 from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
@@ -26,7 +25,7 @@ from portal.fhir.report import ImportReport, Problem, Rejected
 from portal.fhir.staging import Staged
 from portal.fhir.store import Store
 from portal.patients.models import Patient
-from portal.records.actions import notify_patient, released_to_patient_now
+from portal.records.actions import NEW_RESULT, NEW_RESULT_BODY, notify_patient, released_to_patient_now
 from portal.records.models import ImportBatch, ResultReport
 from portal.records.tasks import schedule_hold_end
 
@@ -40,8 +39,6 @@ READERS: dict[str, Callable[[bytes], tuple[Staged, list[Problem]]]] = {
 }
 BOM = b"\xef\xbb\xbf"
 # The same words as a result entered in the portal (records.actions), so one translation serves.
-NEW_RESULT = gettext_noop("New test result")
-NEW_RESULT_BODY = gettext_noop("A new test result is in your record.")
 
 
 def detect(data: bytes, name: str = "") -> str | None:
@@ -148,7 +145,4 @@ def _tell_patients(reports: list[ResultReport]) -> None:
 
 
 def _results_link() -> str:
-    try:
-        return reverse("records:results")
-    except NoReverseMatch:
-        return ""
+    return reverse("records:results")

@@ -16,7 +16,7 @@ from typing import Any
 from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -316,24 +316,23 @@ def _observation_category(report_category: str) -> str:
     return Observation.Category.OTHER
 
 
+# Stored untranslated and translated per patient by `notify_patient`; imports use them too.
+NEW_RESULT = gettext_noop("New test result")
+NEW_RESULT_BODY = gettext_noop("A new test result is in your record.")
+
+
 def notify_new_result(report: ResultReport) -> None:
     notify_patient(
         report.patient,
-        gettext_noop("New test result"),
-        gettext_noop("A new test result is in your record."),
+        NEW_RESULT,
+        NEW_RESULT_BODY,
         _result_link(report),
         sensitivity=report.sensitivity,
     )
 
 
 def _result_link(report: ResultReport) -> str:
-    # The results pages belong to another part of the record; link to them when they exist.
-    for name, args in (("records:result", [report.pk]), ("records:results", [])):
-        try:
-            return reverse(name, args=args)
-        except NoReverseMatch:
-            continue
-    return ""
+    return reverse("records:result", args=[report.pk])
 
 
 def released_to_patient_now(report: ResultReport) -> bool:
@@ -551,10 +550,7 @@ def do_mark_note_entered_in_error(
 
 
 def _notify_note_changed(note: ClinicalNote) -> None:
-    try:
-        link = reverse("records:note", args=[note.pk])
-    except NoReverseMatch:
-        link = ""
+    link = reverse("records:note", args=[note.pk])
     notify_patient(
         note.patient,
         gettext_noop("A note was corrected"),
