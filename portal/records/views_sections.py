@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 from django.db import models
 from django.http import FileResponse, HttpRequest, HttpResponse
@@ -61,10 +62,14 @@ class NoteVersion:
 
 @patient_page(scope=Scope.VIEW)
 def notes(request: HttpRequest, access: PatientAccess) -> HttpResponse:
-    page = dated_page(visible(ClinicalNote, access), request.GET.get("after"), PER_PAGE, "written_at")
-    record_read(request, access, "records.notes_view")
-    context = {"access": access, "page": page, "paged": bool(request.GET.get("after"))}
-    return render(request, "records/notes.html", context)
+    return _dated_list(
+        request,
+        access,
+        visible(ClinicalNote, access),
+        "written_at",
+        "records.notes_view",
+        "records/notes.html",
+    )
 
 
 @patient_page(scope=Scope.VIEW)
@@ -154,28 +159,23 @@ def problems(request: HttpRequest, access: PatientAccess) -> HttpResponse:
 @patient_page(scope=Scope.VIEW)
 def immunizations(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     rows = visible(Immunization, access).select_related("campus")
-    page = dated_page(rows, request.GET.get("after"), PER_PAGE, "given_on")
-    record_read(request, access, "records.immunizations_view")
-    context = {"access": access, "page": page, "paged": bool(request.GET.get("after"))}
-    return render(request, "records/immunizations.html", context)
+    return _dated_list(
+        request, access, rows, "given_on", "records.immunizations_view", "records/immunizations.html"
+    )
 
 
 @patient_page(scope=Scope.VIEW)
 def procedures(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     rows = visible(Procedure, access).select_related("campus")
-    page = dated_page(rows, request.GET.get("after"), PER_PAGE, "performed_at")
-    record_read(request, access, "records.procedures_view")
-    context = {"access": access, "page": page, "paged": bool(request.GET.get("after"))}
-    return render(request, "records/procedures.html", context)
+    return _dated_list(
+        request, access, rows, "performed_at", "records.procedures_view", "records/procedures.html"
+    )
 
 
 @patient_page(scope=Scope.VIEW)
 def visits(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     rows = visible(Encounter, access).select_related("campus", "department")
-    page = dated_page(rows, request.GET.get("after"), PER_PAGE, "started_at")
-    record_read(request, access, "records.visits_view")
-    context = {"access": access, "page": page, "paged": bool(request.GET.get("after"))}
-    return render(request, "records/visits.html", context)
+    return _dated_list(request, access, rows, "started_at", "records.visits_view", "records/visits.html")
 
 
 @patient_page(scope=Scope.VIEW)
@@ -213,10 +213,14 @@ def _diagnoses(value: object) -> list[dict[str, str]]:
 
 @patient_page(scope=Scope.VIEW)
 def documents(request: HttpRequest, access: PatientAccess) -> HttpResponse:
-    page = dated_page(visible(Document, access), request.GET.get("after"), PER_PAGE, "dated_on")
-    record_read(request, access, "records.documents_view")
-    context = {"access": access, "page": page, "paged": bool(request.GET.get("after"))}
-    return render(request, "records/documents.html", context)
+    return _dated_list(
+        request,
+        access,
+        visible(Document, access),
+        "dated_on",
+        "records.documents_view",
+        "records/documents.html",
+    )
 
 
 @patient_page(scope=Scope.VIEW)
@@ -241,3 +245,18 @@ def document(request: HttpRequest, access: PatientAccess, document_id: int) -> H
 def _download_name(item: Document) -> str:
     suffix = PurePath(item.file.name or "").suffix.lower()[:10]
     return f"{slugify(item.title) or 'document'}-{item.dated_on:%Y-%m-%d}{suffix}"
+
+
+def _dated_list(
+    request: HttpRequest,
+    access: PatientAccess,
+    rows: models.QuerySet[Any],
+    date_field: str,
+    action: str,
+    template: str,
+) -> HttpResponse:
+    """A section listed newest first, a page at a time, its read audited."""
+    page = dated_page(rows, request.GET.get("after"), PER_PAGE, date_field)
+    record_read(request, access, action)
+    context = {"access": access, "page": page, "paged": bool(request.GET.get("after"))}
+    return render(request, template, context)
