@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "portal.registration",
     "portal.proxies",
     "portal.records",
+    "portal.scheduling",
     "portal.fhir",
     "portal.core",
 ]
@@ -350,6 +351,26 @@ PORTAL_RESULT_HOLD_MAX_HOURS = env_int("PORTAL_RESULT_HOLD_MAX_HOURS", 72)
 # FHIR resources, and the largest file the interface-engine endpoint accepts.
 PORTAL_CLINIC_NUMBER_SYSTEM = env_str("PORTAL_CLINIC_NUMBER_SYSTEM", "urn:portal:clinic-number")
 PORTAL_IMPORT_MAX_BYTES = env_int("PORTAL_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
+# Appointments (portal/scheduling, docs/appointments.md).
+# Patients may not cancel or reschedule online within this many hours of the visit;
+# they are shown the campus desk's phone number instead.
+PORTAL_SELF_SERVICE_CUTOFF_HOURS = env_int("PORTAL_SELF_SERVICE_CUTOFF_HOURS", 24)
+# The soonest a patient may book online, so the clinic can prepare.
+PORTAL_BOOKING_LEAD_MINUTES = env_int("PORTAL_BOOKING_LEAD_MINUTES", 120)
+# How far ahead slots exist (generated from schedule templates), and how far patients search.
+PORTAL_SLOT_HORIZON_DAYS = env_int("PORTAL_SLOT_HORIZON_DAYS", 120)
+PORTAL_SLOT_SEARCH_DAYS = env_int("PORTAL_SLOT_SEARCH_DAYS", 90)
+# Earlier-slot offers: how many waiting patients each freed slot is offered to at once,
+# and how long they have to accept it.
+PORTAL_WAITLIST_OFFER_BATCH = env_int("PORTAL_WAITLIST_OFFER_BATCH", 3)
+PORTAL_WAITLIST_OFFER_MINUTES = env_int("PORTAL_WAITLIST_OFFER_MINUTES", 120)
+# How long a desk's offer of times for a request stays open.
+PORTAL_REQUEST_OFFER_DAYS = env_int("PORTAL_REQUEST_OFFER_DAYS", 3)
+# Pre-check-in opens this many days before the visit.
+PORTAL_PRECHECKIN_DAYS = env_int("PORTAL_PRECHECKIN_DAYS", 7)
+# Reminders go out this many hours before each visit.
+PORTAL_REMINDER_HOURS = tuple(int(hours) for hours in env_list("PORTAL_REMINDER_HOURS", "168,24"))
+PORTAL_INSURANCE_CARD_MAX_BYTES = env_int("PORTAL_INSURANCE_CARD_MAX_BYTES", 10 * 1024 * 1024)
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105
 

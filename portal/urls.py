@@ -25,6 +25,13 @@ urlpatterns = [
     path("shared/", include("portal.records.shared_urls")),
     path("staff/records/", include("portal.records.staff_urls")),
     path("interfaces/", include("portal.fhir.interface_urls")),
+    path("appointments/book/", include("portal.scheduling.booking_urls")),
+    path("appointments/requests/", include("portal.scheduling.request_urls")),
+    path("appointments/earlier/", include("portal.scheduling.waitlist_urls")),
+    path("appointments/check-in/", include("portal.scheduling.checkin_urls")),
+    path("appointments/", include("portal.scheduling.urls")),
+    path("staff/desk/", include("portal.scheduling.staff_desk_urls")),
+    path("staff/schedules/", include("portal.scheduling.staff_schedule_urls")),
     path("admin/", admin.site.urls),
     path("", include("portal.dashboard.urls")),
 ]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from django.conf import settings
 from django.db import models
@@ -252,3 +253,76 @@ class EmailChange(models.Model):
 
     def usable(self, at: dt.datetime | None = None) -> bool:
         return self.status == self.Status.PENDING and (at or timezone.now()) < self.expires_at
+
+
+def _card_path(coverage: Coverage, filename: str) -> str:
+    # A random stored name: nothing the uploader typed reaches the file system.
+    return f"insurance-cards/{secrets.token_hex(16)}"
+
+
+class Coverage(models.Model):
+    """An insurance plan the patient has given us, with photos of the card.
+
+    Patients add and update coverages (at pre-check-in or from billing); staff verify
+    them. Card photos are stored under MEDIA_ROOT with random names and served only as
+    downloads through the access policy.
+    """
+
+    class Priority(models.TextChoices):
+        PRIMARY = "primary", _("Primary")
+        SECONDARY = "secondary", _("Secondary")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for the clinic to check")
+        VERIFIED = "verified", _("Checked by the clinic")
+        REJECTED = "rejected", _("Could not be verified")
+        INACTIVE = "inactive", _("No longer used")
+
+    class Subscriber(models.TextChoices):
+        SELF = "self", _("The patient")
+        SPOUSE = "spouse", _("Spouse or partner")
+        PARENT = "parent", _("Parent")
+        OTHER = "other", _("Someone else")
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="coverages")
+    priority = models.CharField(_("primary or secondary"), max_length=10, choices=Priority.choices)
+    payer_name = models.CharField(_("insurance company"), max_length=150)
+    plan_name = models.CharField(_("plan name"), max_length=150, blank=True)
+    member_id = models.CharField(_("member ID"), max_length=40)
+    group_number = models.CharField(_("group number"), max_length=40, blank=True)
+    subscriber_name = models.CharField(_("policyholder's name"), max_length=200)
+    subscriber_relationship = models.CharField(
+        _("policyholder is"), max_length=10, choices=Subscriber.choices, default=Subscriber.SELF
+    )
+    effective_from = models.DateField(_("coverage starts"), null=True, blank=True)
+    effective_until = models.DateField(_("coverage ends"), null=True, blank=True)
+    card_front = models.FileField(upload_to=_card_path, max_length=200, blank=True)
+    card_back = models.FileField(upload_to=_card_path, max_length=200, blank=True)
+    card_front_type = models.CharField(max_length=20, blank=True)
+    card_back_type = models.CharField(max_length=20, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["priority", "-created_at", "-id"]
+        indexes = [models.Index(fields=["patient", "status"], name="coverage_by_patient")]
+
+    def __str__(self) -> str:
+        return f"{self.payer_name} ({self.masked_member_id})"
+
+    @property
+    def masked_member_id(self) -> str:
+        """The member ID as screens show it: only the last four characters."""
+        return f"••••{self.member_id[-4:]}" if len(self.member_id) > 4 else "••••"
+
+    @property
+    def in_use(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.VERIFIED)

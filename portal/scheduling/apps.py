@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class SchedulingConfig(AppConfig):
+    """Appointments: clinicians' schedules and slots, self-scheduling, requests to each
+    campus's scheduling desk, cancel and reschedule, earlier-slot offers, pre-check-in
+    and reminders."""
+
+    name = "portal.scheduling"
+    label = "scheduling"
+
+    def ready(self) -> None:
+        from portal.scheduling import phrases  # noqa: F401  (audit phrases)
