@@ -12,4 +12,12 @@ class SchedulingConfig(AppConfig):
     label = "scheduling"
 
     def ready(self) -> None:
-        from portal.scheduling import phrases  # noqa: F401  (audit phrases)
+        from portal.scheduling import (  # noqa: F401  (audit phrases)
+            phrases,
+            phrases_booking,
+            phrases_checkin,
+            phrases_desk,
+            phrases_requests,
+            phrases_schedules,
+            phrases_waitlist,
+        )
