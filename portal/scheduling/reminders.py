@@ -22,15 +22,14 @@ from portal.accounts.models import User
 from portal.lib import campus_time
 from portal.notifications.models import OutboxMessage
 from portal.patients.access import grant_in_force
-from portal.patients.models import CommunicationPreference, ProxyGrant, Scope
+from portal.patients.models import CommunicationPreference, Patient, ProxyGrant, Scope
 from portal.scheduling.models import Appointment
 
 TOPIC = "scheduling.reminder"
 
 
-def recipients(appointment: Appointment) -> list[User]:
+def recipients(patient: Patient) -> list[User]:
     """Who hears about the patient's visits: their own account and proxies who manage them."""
-    patient = appointment.patient
     users: list[User] = []
     if patient.account is not None and patient.account.is_active:
         users.append(patient.account)
@@ -42,8 +41,8 @@ def recipients(appointment: Appointment) -> list[User]:
     return users
 
 
-def _wants_email(appointment: Appointment) -> bool:
-    preference = CommunicationPreference.objects.filter(patient=appointment.patient).first()
+def wants_email(patient: Patient) -> bool:
+    preference = CommunicationPreference.objects.filter(patient=patient).first()
     return preference is None or preference.email_updates
 
 
@@ -51,10 +50,10 @@ def queue_reminders(appointment: Appointment) -> int:
     """Queue the appointment's reminders; returns how many were queued."""
     now = timezone.now()
     channels = [OutboxMessage.Channel.IN_APP]
-    if _wants_email(appointment):
+    if wants_email(appointment.patient):
         channels.append(OutboxMessage.Channel.EMAIL)
     queued = 0
-    for user in recipients(appointment):
+    for user in recipients(appointment.patient):
         for hours in settings.PORTAL_REMINDER_HOURS:
             send_after = appointment.starts_at - dt.timedelta(hours=hours)
             if send_after <= now:
