@@ -60,11 +60,11 @@ def require_patient_object(
 
 
 def desk_campuses(user: User | Any) -> models.QuerySet[Campus]:
-    """Campuses whose scheduling desk the user works on (every campus for administrators)."""
+    """Campuses whose scheduling desk the user works on."""
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_workforce", False):
         return Campus.objects.none()
-    if user.is_superuser:
-        return Campus.objects.filter(is_active=True)
+    # Administrators are not a desk: the access policy gives them no patients, so a
+    # desk page would show them a queue they could not open.
     return Campus.objects.filter(
         is_active=True,
         care_teams__kind=CareTeam.Kind.SCHEDULING_DESK,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.utils import timezone, translation
 
+from portal.notifications import outbox
 from portal.notifications.models import Notification, OutboxMessage
 from portal.patients.models import Patient
 from portal.scheduling.reminders import recipients, wants_email
@@ -46,4 +47,6 @@ def tell_patient(patient: Patient, *, key: str, link: str, compose: Compose, top
                     "send_after": now,
                 },
             )
+    if email and users:
+        outbox.deliver_soon()
     return len(users)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from portal.accounts.models import User
 from portal.lib import campus_time
+from portal.notifications import outbox
 from portal.notifications.models import OutboxMessage
 from portal.patients.access import grant_in_force
 from portal.patients.models import CommunicationPreference, Patient, ProxyGrant, Scope
@@ -82,6 +83,8 @@ def _queue(appointment: Appointment, user: User, channel: str, send_after: dt.da
             "send_after": send_after,
         },
     )
+    if created:
+        outbox.deliver_later(send_after)
     return int(created)
 
 

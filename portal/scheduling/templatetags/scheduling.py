@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import template
 
@@ -28,3 +29,19 @@ def campus_date(value: dt.datetime | None, campus: Campus) -> str:
 def campus_when(value: dt.datetime | None, campus: Campus) -> str:
     """Date and labelled time together."""
     return campus_time.when_label(value, campus) if value else ""
+
+
+@register.filter
+def works_on_a_desk(user: Any) -> bool:
+    """Whether the staff navigation shows the scheduling desk."""
+    from portal.scheduling.access import desk_campuses
+
+    return desk_campuses(user).exists()
+
+
+@register.filter
+def sees_schedules(user: Any) -> bool:
+    """Whether the staff navigation shows clinicians' schedules (desks, clinicians, administrators)."""
+    from portal.scheduling.actions_schedules import rights_of
+
+    return rights_of(user).any
