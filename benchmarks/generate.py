@@ -25,6 +25,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--years", type=int, default=defaults.years)
     parser.add_argument("--observations", type=int, default=defaults.observations)
     parser.add_argument("--record-years", type=int, default=defaults.record_years)
+    parser.add_argument("--appointments", type=int, default=defaults.appointments)
+    parser.add_argument("--appointment-share", type=float, default=defaults.appointment_share)
     parser.add_argument("--seed", type=int, default=2026)
     return parser.parse_args(argv)
 
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> None:
         args.years,
         args.observations,
         args.record_years,
+        args.appointments,
+        args.appointment_share,
     )
     anchor = timezone.now().replace(microsecond=0)
     started = time.perf_counter()

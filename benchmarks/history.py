@@ -16,23 +16,32 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
+from django.utils import timezone
+
 from benchmarks.sizes import Sizes
 from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.audit.log import actor_label, append_events
 from portal.audit.models import AuditEvent
 from portal.lib.seeding import given_timestamps
+from portal.lib.seeding.bulk import insert_rows, new
+from portal.lib.seeding.demo_appointments import PAST_STATUSES, seed_generated_appointments
 from portal.lib.seeding.organization import seed_organization
 from portal.lib.seeding.patients import NOTIFICATIONS, TASKS, seed_patients
 from portal.lib.seeding.records import seed_dense_history
+from portal.lib.seeding.schedules import seed_schedules
 from portal.notifications.models import Notification, Task
 from portal.organization.models import Campus, CareTeam, Practitioner
 from portal.patients.models import CareRelationship, Patient
+from portal.scheduling.booking import claim_slot
+from portal.scheduling.models import Appointment, Slot, VisitType
 
 HEAVY_USERNAME = "bench-heavy-patient"
 HEAVY_CLINIC_NUMBER = "10009999"
 CLINICIAN_USERNAME = "bench-clinician"
 BATCH_SIZE = 2000
+# The heavy patient's visits: with the two teams their clinician works in.
+HEAVY_VISIT_TYPES = ("follow-up-cardiology", "follow-up-family-medicine")
 UNREAD_NOTIFICATIONS = 30
 OPEN_TASKS = 8
 USER_AGENTS = (
@@ -83,9 +92,26 @@ def build(sizes: Sizes, seed: int, anchor: dt.datetime, log: Log = print) -> His
         f"{report.record_rows:,} medical record rows"
     )
     history = heavy_patient(sizes, seed, anchor)
+    log(seed_clinic_schedules(sizes, seed))
     for name, builder in HISTORY:
         log(f"heavy patient: {builder(history):,} {name}")
     return history
+
+
+def seed_clinic_schedules(sizes: Sizes, seed: int) -> str:
+    """Every clinician's weekly schedule and the slots of the booking horizon, then a share
+    of the patients booked into them; after `heavy_patient`, whose clinician needs a week too.
+
+    Slots are dated from the clock, not the anchor: a slot is only ever in the future.
+    """
+    now = timezone.now()
+    campuses = {campus.slug: campus for campus in Campus.objects.all()}
+    slots = seed_schedules(campuses, now.date())
+    report = seed_generated_appointments(sizes.appointment_share, seed, now)
+    return (
+        f"{slots:,} appointment slots; {report.upcoming:,} upcoming and {report.past:,} past "
+        "appointments for other patients"
+    )
 
 
 def _progress(log: Log) -> Callable[[int, int], None]:
@@ -215,6 +241,56 @@ def add_audit_events(history: History) -> int:
     return len(events)
 
 
+def add_appointments(history: History) -> int:
+    """Years of past visits with the heavy patient's clinician, and two coming up."""
+    rochester = Campus.objects.get(slug="rochester")
+    practitioner = Practitioner.objects.get(user=history.clinician)
+    follow_ups = list(VisitType.objects.filter(slug__in=HEAVY_VISIT_TYPES).order_by("slug"))
+    past = []
+    for number, moment in enumerate(history.moments(history.sizes.appointments)):
+        visit_type = history.rng.choice(follow_ups)
+        local = moment.astimezone(rochester.zone)
+        starts_at = local.replace(
+            hour=history.rng.randint(8, 15), minute=history.rng.choice((0, 30)), second=0, microsecond=0
+        )
+        status = history.rng.choice(PAST_STATUSES)
+        past.append(
+            new(
+                Appointment,
+                patient_id=history.patient.pk, visit_type_id=visit_type.pk,
+                practitioner_id=practitioner.pk, campus_id=rochester.pk,
+                department_id=visit_type.department_id, starts_at=starts_at,
+                ends_at=starts_at + dt.timedelta(minutes=visit_type.duration_minutes),
+                status=status, source_id=f"bench:heavy:p{number}",
+            )
+        )  # fmt: skip
+    insert_rows(Appointment, past)
+    return len(past) + _book_upcoming(history, practitioner, follow_ups)
+
+
+def _book_upcoming(history: History, practitioner: Practitioner, visit_types: list[VisitType]) -> int:
+    booked = 0
+    for number, visit_type in enumerate(visit_types):
+        slot = (
+            Slot.objects.filter(
+                practitioner=practitioner, status=Slot.Status.OPEN, template__visit_types=visit_type,
+                starts_at__gt=timezone.now() + dt.timedelta(days=3 + 14 * number),
+            )
+            .order_by("starts_at")
+            .first()
+        )  # fmt: skip
+        if slot is None or not claim_slot(slot.pk):
+            continue
+        Appointment.objects.create(
+            patient=history.patient, visit_type=visit_type, practitioner=practitioner,
+            campus_id=slot.campus_id, department_id=slot.department_id, slot=slot,
+            starts_at=slot.starts_at, ends_at=slot.starts_at + dt.timedelta(minutes=visit_type.duration_minutes),
+            booked_by=history.user, source_id=f"bench:heavy:{number}",
+        )  # fmt: skip
+        booked += 1
+    return booked
+
+
 def _minutes(history: History, least: int, most: int) -> dt.timedelta:
     return dt.timedelta(minutes=history.rng.randint(least, most))
 
@@ -273,5 +349,6 @@ HISTORY: list[tuple[str, Builder]] = [
     ("notifications", add_notifications),
     ("tasks", add_tasks),
     ("medical record rows", add_records),
+    ("appointments", add_appointments),
     ("audit events", add_audit_events),
 ]

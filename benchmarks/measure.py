@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Count
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from benchmarks.history import HEAVY_USERNAME
 from portal.accounts.models import User
@@ -48,6 +50,8 @@ from portal.records.models import (
     ResultReport,
     ResultSeen,
 )
+from portal.scheduling.booking import earliest_bookable
+from portal.scheduling.models import ScheduleTemplate, Slot, VisitType
 
 SHOWN_PLUS_ONE = 6  # cards show five and fetch a sixth to know there are more
 RESULTS_START = "<!-- results:start -->"
@@ -63,6 +67,7 @@ RESULTS_SHOWN_PLUS_ONE = 21
 SUMMARY_RESULTS = 5
 SUMMARY_ACTIVE_PLUS_ONE = 11
 TREND_POINTS = 100
+SLOT_SEARCH_SHOWN_PLUS_ONE = 25  # the booking page shows 24 times and fetches one more
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,59 @@ def summary_baseline(cursor: Any, patient: Patient, user: User) -> int:
     return len(statements) + 1
 
 
+# The booking page's search: a specialty's follow-ups at the heavy patient's campus.
+SLOT_SEARCH_VISIT_TYPE = "follow-up-cardiology"
+SLOT_SEARCH_CAMPUS = "rochester"
+
+
+def slot_search_url(patient: Patient) -> str:
+    """The booking page's open times for the search, over the whole search window."""
+    visit_type, campus = _slot_search_choice()
+    query = urlencode({"visit_type": str(visit_type.pk), "campus": str(campus.pk), "clinician": ""})
+    return f"{reverse('booking:slots')}?{query}"
+
+
+@functools.cache
+def _slot_search_choice() -> tuple[VisitType, Campus]:
+    return VisitType.objects.get(slug=SLOT_SEARCH_VISIT_TYPE), Campus.objects.get(slug=SLOT_SEARCH_CAMPUS)
+
+
+def slot_search_baseline(cursor: Any, patient: Patient, user: User) -> int:
+    """The next page of open, unheld slots of the department at the campus that the visit type
+    may use, with their clinicians, and the visit type and campus shown above them."""
+    visit_type, campus = _slot_search_choice()
+    slot, practitioner = Slot._meta.db_table, Practitioner._meta.db_table
+    allowed = ScheduleTemplate.visit_types.through._meta.db_table
+    now = timezone.now()
+    statements: list[tuple[str, list[Any]]] = [
+        (
+            f"SELECT id, name, description, duration_minutes, mode, preparation, department_id "
+            f"FROM {VisitType._meta.db_table} WHERE id = %s",
+            [visit_type.pk],
+        ),
+        (
+            f"SELECT id, name, time_zone, zone_label, appointments_phone FROM {Campus._meta.db_table} "
+            "WHERE id = %s",
+            [campus.pk],
+        ),
+        (
+            f"SELECT s.id, s.starts_at, s.ends_at, p.id, p.given_name, p.family_name, p.credentials, "
+            f"p.role FROM {slot} s JOIN {allowed} a ON a.scheduletemplate_id = s.template_id "
+            f"JOIN {practitioner} p ON p.id = s.practitioner_id "
+            "WHERE s.campus_id = %s AND s.department_id = %s AND s.status = 'open' "
+            "AND s.starts_at >= %s AND s.starts_at < %s AND a.visittype_id = %s "
+            "AND (s.held_until IS NULL OR s.held_until <= %s) "
+            f"ORDER BY s.starts_at, s.id LIMIT {SLOT_SEARCH_SHOWN_PLUS_ONE}",
+            [
+                campus.pk, visit_type.department_id, earliest_bookable(now),
+                now + dt.timedelta(days=settings.PORTAL_SLOT_SEARCH_DAYS), visit_type.pk, now,
+            ],
+        ),
+    ]  # fmt: skip
+    _run(cursor, statements)
+    return len(statements)
+
+
 def trend_code(patient: Patient) -> str:
     """The test the patient has the most values of: the longest trend there is."""
     return _most_frequent_code(patient.pk)
@@ -264,6 +322,7 @@ PAGES = [
     Page("results", lambda patient: reverse("records:results"), results_baseline),
     Page("trend", lambda patient: reverse("records:trend", args=[trend_code(patient)]), trend_baseline),
     Page("health summary", lambda patient: reverse("records:summary"), summary_baseline),
+    Page("booking times", slot_search_url, slot_search_baseline),
 ]
 
 

@@ -16,3 +16,5 @@ class Sizes:
     years: int = 10
     observations: int = 6_000  # the heavy patient's results and vital signs
     record_years: int = 1  # how much medical record each of the other patients gets
+    appointments: int = 120  # the heavy patient's past visits
+    appointment_share: float = 0.3  # the share of the other patients with a visit coming up

@@ -33,7 +33,7 @@ def test_the_desk_adds_a_session_and_blocks_time(page: Page, world: World, log_i
 
     first_day = timezone.now().date() + dt.timedelta(days=1)
     page.get_by_label("Department").select_option(label=sw.department.name)
-    page.get_by_label("First day").fill(first_day.isoformat())
+    page.get_by_label("First day", exact=True).fill(first_day.isoformat())
     page.get_by_label("Weekday").select_option(str(first_day.weekday()))
     page.get_by_label("Starts (campus time)").fill("09:00")
     page.get_by_label("Ends (campus time)").fill("12:00")

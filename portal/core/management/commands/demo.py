@@ -18,9 +18,16 @@ from django.utils import timezone
 
 from portal.core.management.commands.seed import DEFAULT_PATIENTS, DEFAULT_SEED, describe
 from portal.core.management.commands.serve import project_root
+from portal.lib.seeding.demo_appointments import (
+    GENERATED_BOOKED_SHARE,
+    seed_demo_appointments,
+    seed_generated_appointments,
+)
 from portal.lib.seeding.demo_users import DemoRefused, DemoSignIn, create_demo_users
 from portal.lib.seeding.organization import seed_organization
 from portal.lib.seeding.patients import seed_patients
+from portal.lib.seeding.schedules import seed_schedules
+from portal.organization.models import Campus
 from portal.patients.models import Patient
 from portal.registration.demo import create_demo_registration
 from portal.registration.demo import describe as describe_registration
@@ -53,6 +60,7 @@ class Command(BaseCommand):
             sign_ins = create_demo_users()
         except DemoRefused as exc:
             raise CommandError(str(exc)) from exc
+        self._seed_appointments(seed)
         self._print_sign_ins(sign_ins, address)
         self.stdout.write(describe_registration(create_demo_registration(), address))
         if not no_serve:
@@ -67,6 +75,20 @@ class Command(BaseCommand):
         # The demo's histories lead up to today, so it looks lived-in whenever it starts.
         anchor = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
         self.stdout.write(describe(seed_patients(patients, seed, anchor)))
+
+    def _seed_appointments(self, seed: int) -> None:
+        # After the sign-ins: the demo clinician joins a team there, and needs a schedule too.
+        now = timezone.now()
+        campuses = {campus.slug: campus for campus in Campus.objects.all()}
+        # Schedules start on the earliest campus's today, so no campus loses this afternoon.
+        today = min(now.astimezone(campus.zone).date() for campus in campuses.values())
+        slots = seed_schedules(campuses, today)
+        visits = seed_demo_appointments(now)
+        generated = seed_generated_appointments(GENERATED_BOOKED_SHARE, seed, now)
+        self.stdout.write(
+            f"{slots:,} appointment slots, {visits} demo appointments, "
+            f"{generated.upcoming:,} upcoming and {generated.past:,} past generated appointments."
+        )
 
     def _print_sign_ins(self, sign_ins: list[DemoSignIn], address: str) -> None:
         width = max(len(sign_in.username) for sign_in in sign_ins)
