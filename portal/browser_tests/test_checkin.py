@@ -99,7 +99,7 @@ def test_pre_check_in_over_two_sittings(
     page.get_by_role("button", name="Sign", exact=True).click()
 
     heading(page, "Pre-check-in")
-    expect(page.get_by_role("heading", name="You're checked in for pre-visit")).to_be_visible()
+    expect(page.get_by_role("heading", name="Pre-check-in complete")).to_be_visible()
     row = PreCheckIn.objects.get(appointment=appointment)
     assert row.completed_at is not None
     assert row.medication_changes == "I stopped taking aspirin."

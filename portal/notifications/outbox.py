@@ -8,6 +8,9 @@ mail backend has accepted the message. A failed email counts an attempt, records
 went wrong (never the message itself) and waits 2, 4, 8 ... minutes before the next
 try; after `MAX_ATTEMPTS` it stays unsent with its last error for someone to look at.
 
+A message whose recipient no longer acts for the patient when it falls due (a proxy
+whose access ended, a closed account) is cancelled instead of sent.
+
 Text messages wait for an SMS provider (the messaging work): they are marked
 "no SMS provider" and left unsent.
 """
@@ -28,6 +31,28 @@ from portal.notifications.models import Notification, OutboxMessage
 MAX_ATTEMPTS = 8
 NO_SMS_PROVIDER = "no SMS provider"
 NO_EMAIL_ADDRESS = "recipient has no email address"
+
+# Topic prefix -> the scope a recipient must still have when the message goes out
+# (a reminder queued for a proxy whose access has since ended is dropped, not sent).
+_topic_scopes: dict[str, str] = {}
+
+
+def require_scope(topic_prefix: str, scope: str) -> None:
+    """Say that messages whose topic starts with `topic_prefix` need `scope` at delivery."""
+    _topic_scopes[topic_prefix] = scope
+
+
+def still_addressed(message: OutboxMessage) -> bool:
+    """Whether the recipient still acts for the patient (on the patient side, with the topic's scope)."""
+    from portal.patients.access import decide
+
+    if not message.recipient.is_active:
+        return False
+    access = decide(message.recipient, message.patient)
+    if access is None or access.is_staff_access:
+        return False
+    needed = [scope for prefix, scope in _topic_scopes.items() if message.topic.startswith(prefix)]
+    return all(access.allows(scope) for scope in needed)
 
 
 def due(now: dt.datetime) -> QuerySet[OutboxMessage]:
@@ -63,6 +88,10 @@ def _deliver_one(message_id: int, now: dt.datetime) -> bool:
             .first()
         )
         if message is None:
+            return False
+        if not still_addressed(message):
+            message.cancelled_at = timezone.now()
+            message.save(update_fields=["cancelled_at"])
             return False
         if message.channel == OutboxMessage.Channel.IN_APP:
             _deliver_in_app(message)

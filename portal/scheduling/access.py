@@ -8,7 +8,7 @@ campuses' queues: `desk_campuses`.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from django.db import models
 from django.http import HttpRequest
@@ -37,8 +37,22 @@ def appointments_of(access: PatientAccess) -> models.QuerySet[Appointment]:
     )
 
 
+Side = Literal["patient", "staff", "either"]
+
+
+def _check_side(request: HttpRequest, access: PatientAccess, side: Side, what: str, lookup: Any) -> None:
+    """Patient pages are for the patient and their proxies; staff work through the desk.
+
+    A member of staff who is also a patient reaches the patient pages, but their staff
+    rights (a desk has the schedule scope for everyone) must not come with them there.
+    """
+    wrong = (side == "patient" and access.is_staff_access) or (side == "staff" and not access.is_staff_access)
+    if wrong:
+        refuse(request, access.patient, what=what, lookup=str(lookup)[:200])
+
+
 def require_appointment(
-    request: HttpRequest, appointment_id: Any, *, manage: bool = False
+    request: HttpRequest, appointment_id: Any, *, manage: bool = False, side: Side = "patient"
 ) -> tuple[Appointment, PatientAccess]:
     """The appointment for the requesting user, or the 404 a missing one gets (audited)."""
     appointment, access = require_object(
@@ -49,14 +63,22 @@ def require_appointment(
     )
     if not may_see_appointments(access):
         refuse(request, appointment.patient, what="scheduling.appointment", lookup=str(appointment_id))
+    _check_side(request, access, side, "scheduling.appointment", appointment_id)
     return appointment, access
 
 
 def require_patient_object(
-    request: HttpRequest, queryset: models.QuerySet[M], object_id: Any
+    request: HttpRequest, queryset: models.QuerySet[M], object_id: Any, *, side: Side = "patient"
 ) -> tuple[M, PatientAccess]:
     """A request, offer or pre-check-in item of a patient, for someone with the schedule scope."""
-    return require_object(request, queryset, scope=Scope.SCHEDULE, pk=object_id)
+    obj, access = require_object(request, queryset, scope=Scope.SCHEDULE, pk=object_id)
+    _check_side(request, access, side, queryset.model._meta.label_lower, object_id)
+    return obj, access
+
+
+def staff_may_read_check_in(user: User | Any, access: PatientAccess, appointment: Appointment) -> bool:
+    """The care team (view scope) or the desk of the visit's campus may read pre-check-in."""
+    return access.allows(Scope.VIEW) or desk_campuses(user).filter(pk=appointment.campus_id).exists()
 
 
 def desk_campuses(user: User | Any) -> models.QuerySet[Campus]:

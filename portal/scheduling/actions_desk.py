@@ -30,7 +30,7 @@ from portal.scheduling.models import (
 from portal.scheduling.notify import Compose, tell_patient
 
 MAX_OFFERED_SLOTS = 5
-TOPIC = "appointment_request"
+TOPIC = "scheduling.appointment_request"
 
 
 def request_link(appointment_request: AppointmentRequest) -> str:

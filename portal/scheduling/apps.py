@@ -12,6 +12,8 @@ class SchedulingConfig(AppConfig):
     label = "scheduling"
 
     def ready(self) -> None:
+        from portal.notifications.outbox import require_scope
+        from portal.patients.models import Scope
         from portal.scheduling import (  # noqa: F401  (audit phrases)
             phrases,
             phrases_booking,
@@ -21,3 +23,6 @@ class SchedulingConfig(AppConfig):
             phrases_schedules,
             phrases_waitlist,
         )
+
+        # Visit news and reminders go only to those who still manage the patient's visits.
+        require_scope("scheduling.", Scope.SCHEDULE)

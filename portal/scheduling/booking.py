@@ -33,7 +33,7 @@ from portal.scheduling.models import (
     WaitlistEntry,
 )
 from portal.scheduling.models import Slot as SlotModel
-from portal.scheduling.slots import is_blocked_now
+from portal.scheduling.slots import is_blocked_now, session_still_runs
 
 Via = Appointment.Via
 
@@ -78,17 +78,23 @@ def claim_slot(slot_id: int, *, offered: bool = False, now: dt.datetime | None =
 
 
 def release_slot(slot_id: int | None) -> bool:
-    """Reopen a booked slot at once (blocked instead if a block now covers it).
+    """Reopen a booked slot at once (blocked instead if a block now covers it or its
+    session no longer runs that day).
 
     Returns whether the slot became open to others; the caller's transaction then
     tells the waitlist (`hooks.slot_freed`) once it commits.
     """
     if slot_id is None:
         return False
-    slot = SlotModel.objects.select_for_update().filter(pk=slot_id, status=SlotModel.Status.BOOKED).first()
+    slot = (
+        SlotModel.objects.select_for_update(of=("self",))
+        .select_related("template", "campus")
+        .filter(pk=slot_id, status=SlotModel.Status.BOOKED)
+        .first()
+    )
     if slot is None:
         return False
-    if slot.starts_at <= timezone.now() or is_blocked_now(slot):
+    if slot.starts_at <= timezone.now() or is_blocked_now(slot) or not session_still_runs(slot):
         slot.status = SlotModel.Status.BLOCKED
         slot.save(update_fields=["status"])
         return False

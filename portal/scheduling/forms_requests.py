@@ -91,7 +91,7 @@ class RequestForm(forms.Form):
         label=_("Referred by"),
         required=False,
         max_length=200,
-        help_text=_("The clinician or organisation that referred you, if any."),
+        help_text=_("The clinician or organization that referred you, if any."),
     )
     referral_details = forms.CharField(
         label=_("Referral details"),

@@ -41,7 +41,8 @@ def tell_patient(patient: Patient, *, key: str, link: str, compose: Compose, top
                     "patient": patient,
                     "channel": OutboxMessage.Channel.EMAIL,
                     "subject": title[:200],
-                    "body": body,
+                    # Email travels in the clear: the title only, the details in the portal.
+                    "body": title,
                     "link": link,
                     "topic": topic,
                     "send_after": now,

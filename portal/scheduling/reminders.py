@@ -69,7 +69,7 @@ def queue_reminders(appointment: Appointment) -> int:
 def _queue(appointment: Appointment, user: User, channel: str, send_after: dt.datetime, hours: int) -> int:
     key = f"{TOPIC}:{appointment.pk}:{user.pk}:{channel}:{hours}:{appointment.starts_at:%Y%m%dT%H%M}"
     with translation.override(appointment.patient.preferred_language or settings.LANGUAGE_CODE):
-        subject, body = reminder_text(appointment)
+        subject, body = reminder_text(appointment, for_email=channel == OutboxMessage.Channel.EMAIL)
     _message, created = OutboxMessage.objects.get_or_create(
         dedupe_key=key,
         defaults={
@@ -88,9 +88,11 @@ def _queue(appointment: Appointment, user: User, channel: str, send_after: dt.da
     return int(created)
 
 
-def reminder_text(appointment: Appointment) -> tuple[str, str]:
+def reminder_text(appointment: Appointment, *, for_email: bool = False) -> tuple[str, str]:
     """The reminder's subject and body, in the active language. No health detail beyond
-    what the patient needs to turn up: the visit type, time, place and clinician."""
+    what the patient needs to turn up: the time and place, and in the portal also the
+    visit type and clinician (left out of email, which travels in the clear and whose
+    specialty names can say too much)."""
     campus = appointment.campus
     when = campus_time.when_label(appointment.starts_at, campus)
     subject = _("Reminder: %(name)s's appointment on %(date)s") % {
@@ -101,17 +103,22 @@ def reminder_text(appointment: Appointment) -> tuple[str, str]:
         where = _("by video (open it from the appointment page up to 15 minutes before)")
     else:
         where = _("at %(campus)s, %(address)s") % {"campus": campus.name, "address": campus.one_line_address}
-    body = _(
-        "%(visit)s with %(clinician)s, %(when)s, %(where)s. "
-        "To cancel or change it, use the portal or call %(phone)s."
-    ) % {
+    if for_email:
+        body = _(
+            "An appointment %(when)s, %(where)s. To cancel or change it, use the portal or call %(phone)s."
+        )
+    else:
+        body = _(
+            "%(visit)s with %(clinician)s, %(when)s, %(where)s. "
+            "To cancel or change it, use the portal or call %(phone)s."
+        )
+    return subject, body % {
         "visit": appointment.visit_type.name,
         "clinician": appointment.practitioner.display_name,
         "when": when,
         "where": where,
         "phone": campus.appointments_phone,
     }
-    return subject, body
 
 
 def cancel_reminders(appointment: Appointment) -> int:

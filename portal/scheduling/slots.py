@@ -82,6 +82,24 @@ def generate_slots(
     return created
 
 
+class _Taken:
+    """The clinician's intervals by UTC day, so each overlap check looks at three days, not all."""
+
+    def __init__(self, intervals: Iterable[Interval]) -> None:
+        self._by_day: dict[dt.date, list[Interval]] = defaultdict(list)
+        for interval in intervals:
+            self.add(interval)
+
+    def add(self, interval: Interval) -> None:
+        self._by_day[interval[0].date()].append(interval)
+
+    def overlaps(self, interval: Interval) -> bool:
+        day = interval[0].date()
+        return any(
+            overlaps(interval, self._by_day.get(day + dt.timedelta(days=offset), ())) for offset in (-1, 0, 1)
+        )
+
+
 def _generate_for_clinician(
     practitioner_id: int, templates: list[ScheduleTemplate], start: dt.date, end: dt.date
 ) -> int:
@@ -89,11 +107,12 @@ def _generate_for_clinician(
         dt.datetime.combine(start - dt.timedelta(days=1), dt.time(), tzinfo=UTC),
         dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), tzinfo=UTC),
     )
-    taken: list[Interval] = list(
+    taken = _Taken(
         Slot.objects.filter(
             practitioner_id=practitioner_id, starts_at__lt=window[1], ends_at__gt=window[0]
         ).values_list("starts_at", "ends_at")
     )
+    # Blocks can last weeks, so they are not bucketed by day; a clinician has few.
     blocks: list[Interval] = list(
         ScheduleBlock.objects.filter(
             practitioner_id=practitioner_id, starts_at__lt=window[1], ends_at__gt=window[0]
@@ -105,9 +124,9 @@ def _generate_for_clinician(
     while day < end:
         for template in templates:
             for interval in session_intervals(template, day):
-                if interval[0] <= now or overlaps(interval, taken):
+                if interval[0] <= now or taken.overlaps(interval):
                     continue
-                taken.append(interval)
+                taken.add(interval)
                 status = Slot.Status.BLOCKED if overlaps(interval, blocks) else Slot.Status.OPEN
                 new_slots.append(
                     Slot(
@@ -152,7 +171,11 @@ def reopen_after_block_removed(practitioner_id: int, starts_at: dt.datetime, end
         ends_at__gt=starts_at,
         starts_at__gt=timezone.now(),
     )
-    reopen = [slot.pk for slot in blocked if not overlaps((slot.starts_at, slot.ends_at), blocks)]
+    reopen = [
+        slot.pk
+        for slot in blocked.select_related("template", "campus")
+        if not overlaps((slot.starts_at, slot.ends_at), blocks) and session_still_runs(slot)
+    ]
     return Slot.objects.filter(pk__in=reopen, status=Slot.Status.BLOCKED).update(status=Slot.Status.OPEN)
 
 
@@ -167,6 +190,11 @@ def retire_template_slots(template: ScheduleTemplate) -> int:
     return Slot.objects.filter(template=template, status=Slot.Status.OPEN, starts_at__gte=cutoff).update(
         status=Slot.Status.BLOCKED, held_until=None
     )
+
+
+def session_still_runs(slot: Slot) -> bool:
+    """Whether the slot's session still runs on its day (an ended session's slots stay shut)."""
+    return slot.template.runs_on(slot.starts_at.astimezone(slot.campus.zone).date())
 
 
 def is_blocked_now(slot: Slot) -> bool:

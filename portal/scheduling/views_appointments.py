@@ -69,10 +69,8 @@ def upcoming_condition(now: dt.datetime | None = None) -> Q:
 
 
 def _changeable(access: PatientAccess, appointment: Appointment) -> bool:
-    # Staff acting on the patient side follow the desk's rules, which have no cutoff.
-    if appointment.status != Appointment.Status.BOOKED:
-        return False
-    return access.is_staff_access or may_change_online(appointment)
+    # Patient pages are never staff pages (access.require_appointment), so the cutoff always applies.
+    return may_change_online(appointment)
 
 
 def _base_context(access: PatientAccess, appointment: Appointment) -> dict[str, Any]:
@@ -209,7 +207,7 @@ def reschedule(request: HttpRequest, _viewing: PatientAccess, appointment_id: in
     is_post = request.method == "POST"
     if not _changeable(access, appointment):
         return _cannot_change(request, access, appointment, "reschedule", status=409 if is_post else 200)
-    if not appointment.visit_type.self_schedulable and not access.is_staff_access:
+    if not appointment.visit_type.self_schedulable:
         return _cannot_change(request, access, appointment, "desk_only", status=409 if is_post else 200)
     problem, status = "", 200
     if is_post:

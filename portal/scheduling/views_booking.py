@@ -154,7 +154,7 @@ def _confirm_page(
     if status == 200 and not _free_now(slot):
         return taken_page(request, access, slot, visit_type)
     try:
-        booking.check_bookable(access, slot, visit_type, by_desk=access.is_staff_access)
+        booking.check_bookable(access, slot, visit_type, by_desk=False)
     except booking.BookingRefused as refusal:
         return _refused_page(request, access, slot, visit_type, refusal.message)
     context = {"access": access, "slot": slot, "visit_type": visit_type, "form": form}

@@ -28,7 +28,7 @@ from portal.patients.selection import patient_page
 from portal.records.access import visible
 from portal.records.models import Allergy, Medication
 from portal.scheduling import questionnaires
-from portal.scheduling.access import require_appointment, require_patient_object
+from portal.scheduling.access import require_appointment, require_patient_object, staff_may_read_check_in
 from portal.scheduling.actions_checkin import (
     CheckInRefused,
     do_confirm_demographics,
@@ -273,7 +273,7 @@ def consent(
 @login_required
 def card(request: HttpRequest, coverage_id: int, side: str) -> HttpResponse:
     """A photo of an insurance card, only ever as a download, to whoever may schedule for the patient."""
-    coverage, access = require_patient_object(request, Coverage.objects.all(), coverage_id)
+    coverage, access = require_patient_object(request, Coverage.objects.all(), coverage_id, side="either")
     stored = coverage.card_front if side == "front" else coverage.card_back if side == "back" else None
     if side not in SIDES or not stored:
         refuse(request, coverage.patient, what="patients.coverage", lookup=f"{coverage_id}/{side[:10]}")
@@ -296,16 +296,23 @@ def card(request: HttpRequest, coverage_id: int, side: str) -> HttpResponse:
 @staff_page
 def staff(request: HttpRequest, appointment_id: int) -> HttpResponse:
     """What a patient has done before the visit, for the desk and the clinician."""
-    appointment, access = require_appointment(request, appointment_id)
-    if not access.is_staff_access:
+    appointment, access = require_appointment(request, appointment_id, side="staff")
+    if not staff_may_read_check_in(request.user, access, appointment):
         refuse(request, appointment.patient, what="scheduling.appointment", lookup=str(appointment_id))
-    answers = [
-        (answer, questionnaires.readable(answer.items))
-        for answer in QuestionnaireAnswers.objects.filter(appointment=appointment).select_related(
-            "questionnaire"
-        )
-    ]
+    # Answers and reported changes are clinical: the care team's, not the desk's.
+    clinical = access.allows(Scope.VIEW)
+    answers = (
+        [
+            (answer, questionnaires.readable(answer.items))
+            for answer in QuestionnaireAnswers.objects.filter(appointment=appointment).select_related(
+                "questionnaire"
+            )
+        ]
+        if clinical
+        else []
+    )
     context = {
+        "clinical": clinical,
         "appointment": appointment,
         "patient": access.patient,
         "progress": progress(appointment),

@@ -19,7 +19,7 @@ from portal.accounts.models import signed_in_user
 from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
 from portal.organization.models import Campus
-from portal.patients.access import PatientAccess, refuse
+from portal.patients.access import PatientAccess
 from portal.scheduling.access import desk_campuses, require_patient_object
 from portal.scheduling.models import Appointment, AppointmentRequest
 
@@ -36,11 +36,6 @@ def desk_campus(request: HttpRequest, campus_slug: str) -> Campus:
     return get_object_or_404(desk_campuses(signed_in_user(request)), slug=campus_slug)
 
 
-def _staff_only(request: HttpRequest, access: PatientAccess, what: str, lookup: Any) -> None:
-    if not access.is_staff_access:
-        refuse(request, access.patient, what=what, lookup=str(lookup))
-
-
 def desk_request(request: HttpRequest, request_id: Any) -> tuple[AppointmentRequest, PatientAccess]:
     """A request to one of the user's campuses, with the desk's access to its patient."""
     requests = AppointmentRequest.objects.filter(
@@ -48,8 +43,7 @@ def desk_request(request: HttpRequest, request_id: Any) -> tuple[AppointmentRequ
     ).select_related(
         "campus", "department", "practitioner", "visit_type", "patient__primary_campus", "handled_by"
     )
-    appointment_request, access = require_patient_object(request, requests, request_id)
-    _staff_only(request, access, "scheduling.appointmentrequest", request_id)
+    appointment_request, access = require_patient_object(request, requests, request_id, side="staff")
     return appointment_request, access
 
 
@@ -58,8 +52,7 @@ def desk_appointment(request: HttpRequest, appointment_id: Any) -> tuple[Appoint
     appointments = Appointment.objects.filter(
         campus__in=desk_campuses(signed_in_user(request))
     ).select_related("visit_type", "practitioner", "campus", "department")
-    appointment, access = require_patient_object(request, appointments, appointment_id)
-    _staff_only(request, access, "scheduling.appointment", appointment_id)
+    appointment, access = require_patient_object(request, appointments, appointment_id, side="staff")
     return appointment, access
 
 

@@ -369,13 +369,16 @@ def block(request: HttpRequest, practitioner_id: int, block_id: int) -> HttpResp
     practitioner = _clinician(rights, practitioner_id)
     shown_block = _block(rights, practitioner, block_id)
     affected = list(actions.booked_inside([shown_block])[:AFFECTED_SHOWN])
-    if affected:
+    # One event per patient shown, so each sees it in "Who viewed my record".
+    actor = Actor.from_request(request)
+    for appointment in affected:
         record(
-            Actor.from_request(request),
+            actor,
             "schedules.view",
             kind=Kind.READ,
-            obj=shown_block,
-            detail={"appointments": [appointment.pk for appointment in affected]},
+            patient=appointment.patient,
+            obj=appointment,
+            detail={"block": shown_block.pk},
         )
     context = {
         "practitioner": practitioner,

@@ -133,7 +133,7 @@ class AppointmentRequest(models.Model):
         _("preferred time of day"), max_length=10, choices=TimeOfDay.choices, default=TimeOfDay.ANY
     )
     availability_notes = models.CharField(_("other availability notes"), max_length=500, blank=True)
-    referred_by = models.CharField(_("referring clinician or organisation"), max_length=200, blank=True)
+    referred_by = models.CharField(_("referring clinician or organization"), max_length=200, blank=True)
     referral_details = models.TextField(_("referral details"), max_length=2000, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)
     desk_reply = models.TextField(_("reply from the scheduling desk"), max_length=2000, blank=True)

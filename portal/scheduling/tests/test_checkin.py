@@ -462,7 +462,7 @@ def test_when_every_step_is_done_pre_check_in_is_complete(sw: SchedulingWorld) -
     assert row.completed_at is not None
     assert actions(sw.world).count("checkin.complete") == 1
     page = client.get(url("start", appointment))
-    assert "You're checked in for pre-visit" in page.content.decode()
+    assert "Pre-check-in complete" in page.content.decode()
     assert b"a photo ID" in page.content
 
 
@@ -624,10 +624,16 @@ def test_the_desk_and_the_clinician_see_what_was_done(sw: SchedulingWorld) -> No
     for staff in (sw.world.scheduler, sw.world.clinician):
         page = client_for(staff).get(url("staff", appointment))
         assert page.status_code == 200
-        for text in (b"Stopped aspirin", b"Knee pain", b"Consent to treatment", b"Acme Health"):
+        for text in (b"Consent to treatment", b"Acme Health"):
             assert text in page.content
         assert card_url(coverage.pk).encode() in page.content
         assert AuditEvent.objects.filter(action="checkin.staff_view", actor_id=staff.pk).exists()
+    # Answers and reported changes are clinical: the care team sees them, the desk does not.
+    clinician_page = client_for(sw.world.clinician).get(url("staff", appointment)).content
+    desk_page = client_for(sw.world.scheduler).get(url("staff", appointment)).content
+    for text in (b"Stopped aspirin", b"Knee pain"):
+        assert text in clinician_page
+        assert text not in desk_page
 
 
 def test_the_desk_page_is_missing_for_everyone_else(sw: SchedulingWorld) -> None:
