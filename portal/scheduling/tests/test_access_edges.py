@@ -130,7 +130,7 @@ def test_a_reminder_email_does_not_name_the_visit(sw: SchedulingWorld) -> None:
         deliver_due()
     assert mail.outbox
     for message in mail.outbox:
-        assert sw.follow_up.name not in message.subject + message.body
+        assert sw.follow_up.name not in f"{message.subject} {message.body}"
         assert sw.clinician.family_name not in message.body
     in_portal = OutboxMessage.objects.filter(channel=OutboxMessage.Channel.IN_APP).first()
     assert in_portal is not None and sw.follow_up.name in in_portal.body
