@@ -166,7 +166,8 @@ def _corrected_hemoglobin(factory: HistoryFactory, anchor: dt.datetime) -> None:
 
 
 def _preliminary_culture(factory: HistoryFactory, anchor: dt.datetime) -> None:
-    collected = anchor - dt.timedelta(days=1) + dt.timedelta(hours=15)
+    # Issued yesterday morning, so it is already out whatever time of day the demo starts.
+    collected = anchor - dt.timedelta(days=2) + dt.timedelta(hours=15)
     issued = collected + dt.timedelta(hours=20)
     report = factory.item(
         ResultReport, issued, category=ResultReport.Category.LAB, code="630-4", name="Urine culture",
