@@ -38,7 +38,14 @@ from portal.scheduling.models import (
     VisitType,
     WaitlistEntry,
 )
-from portal.scheduling.tests.support import SchedulingWorld, book, local_moment, make_slot, scheduling_world
+from portal.scheduling.tests.support import (
+    SchedulingWorld,
+    book,
+    local_moment,
+    make_slot,
+    phoenix_campus,
+    scheduling_world,
+)
 from portal.test import World
 
 pytestmark = pytest.mark.browser
@@ -232,19 +239,7 @@ def build(world: World) -> Rows:
     )
 
     # A second desk for the scheduler, so the desk home lists campuses instead of redirecting.
-    second_campus = Campus.objects.create(
-        slug="phoenix",
-        name="Phoenix, Arizona",
-        short_name="Phoenix",
-        address_line="5777 East Mayo Boulevard",
-        city="Phoenix",
-        region="AZ",
-        postal_code="85054",
-        time_zone="America/Phoenix",
-        zone_label="Arizona time",
-        main_phone="480-555-0100",
-        appointments_phone="480-555-0101",
-    )
+    second_campus = phoenix_campus()
     second_desk = CareTeam.objects.create(
         slug="phx-desk",
         name="Phoenix scheduling desk",

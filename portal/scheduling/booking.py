@@ -19,9 +19,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.patients.access import PatientAccess, record_write
-from portal.patients.models import CareRelationship
+from portal.patients.models import CareRelationship, Patient
 from portal.scheduling import hooks
 from portal.scheduling.models import (
     Appointment,
@@ -158,11 +159,19 @@ def _take(slot: SlotModel, *, offered: bool) -> None:
         raise SlotTaken
 
 
-def _new_appointment(
-    access: PatientAccess, slot: SlotModel, visit_type: VisitType, via: str, reason: str, actor: Actor
+def appointment_in(
+    slot: SlotModel,
+    patient: Patient,
+    visit_type: VisitType,
+    *,
+    via: str,
+    reason: str = "",
+    booked_by: User | None = None,
+    source_id: str = "",
 ) -> Appointment:
-    appointment = Appointment(
-        patient=access.patient,
+    """An unsaved appointment filling `slot` (its clinician, place and time), for the caller to save."""
+    return Appointment(
+        patient=patient,
         visit_type=visit_type,
         practitioner_id=slot.practitioner_id,
         campus_id=slot.campus_id,
@@ -173,7 +182,16 @@ def _new_appointment(
         mode=visit_type.mode,
         reason=reason,
         booked_via=via,
-        booked_by=actor.user,
+        booked_by=booked_by,
+        source_id=source_id,
+    )
+
+
+def _new_appointment(
+    access: PatientAccess, slot: SlotModel, visit_type: VisitType, via: str, reason: str, actor: Actor
+) -> Appointment:
+    appointment = appointment_in(
+        slot, access.patient, visit_type, via=via, reason=reason, booked_by=actor.user
     )
     try:
         with transaction.atomic():

@@ -42,7 +42,7 @@ from portal.lib.seeding.demo_users import (
 from portal.lib.seeding.schedules import team_place
 from portal.organization.models import Campus, CareTeam, Department, Practitioner
 from portal.patients.models import CareRelationship, Patient
-from portal.scheduling.booking import claim_slot
+from portal.scheduling.booking import appointment_in, claim_slot
 from portal.scheduling.models import (
     Appointment,
     AppointmentRequest,
@@ -200,21 +200,10 @@ def _book(
     slot = find_slot(place, visit_type, target, window)
     if not claim_slot(slot.pk):
         raise RuntimeError(f"Seeding could not claim slot {slot.pk} for {key}")
-    appointment = Appointment.objects.create(
-        patient=patient,
-        visit_type=visit_type,
-        practitioner_id=slot.practitioner_id,
-        campus_id=slot.campus_id,
-        department_id=slot.department_id,
-        slot=slot,
-        starts_at=slot.starts_at,
-        ends_at=slot.starts_at + dt.timedelta(minutes=visit_type.duration_minutes),
-        mode=visit_type.mode,
-        reason=reason,
-        booked_via=via,
-        booked_by=booked_by,
-        source_id=key,
+    appointment = appointment_in(
+        slot, patient, visit_type, via=via, reason=reason, booked_by=booked_by, source_id=key
     )
+    appointment.save()
     queue_reminders(appointment)
     return appointment, True
 

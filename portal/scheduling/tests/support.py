@@ -127,3 +127,20 @@ def book(
     access = decide(user, patient)
     assert access is not None
     return do_book_appointment(Actor(user=user), access, slot, visit_type or sw.follow_up, **options)
+
+
+def phoenix_campus() -> Campus:
+    """A second campus, in Arizona (no daylight saving time)."""
+    return Campus.objects.create(
+        slug="phoenix",
+        name="Phoenix, Arizona",
+        short_name="Phoenix",
+        address_line="5777 East Mayo Boulevard",
+        city="Phoenix",
+        region="AZ",
+        postal_code="85054",
+        time_zone="America/Phoenix",
+        zone_label="Arizona time",
+        main_phone="480-555-0100",
+        appointments_phone="480-555-0101",
+    )

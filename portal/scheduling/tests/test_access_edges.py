@@ -15,14 +15,21 @@ from django.utils import timezone
 from portal.audit.actor import Actor
 from portal.notifications.models import OutboxMessage
 from portal.notifications.outbox import deliver_due
-from portal.organization.models import Campus, CareTeam, Practitioner
+from portal.organization.models import CareTeam, Practitioner
 from portal.patients.access import decide
 from portal.patients.actions import do_revoke_proxy
 from portal.patients.models import Scope
 from portal.scheduling.booking import do_cancel_appointment
 from portal.scheduling.models import Appointment, ScheduleBlock, ScheduleTemplate, Slot
 from portal.scheduling.slots import apply_block, reopen_after_block_removed, retire_template_slots
-from portal.scheduling.tests.support import SchedulingWorld, book, local_moment, make_slot, scheduling_world
+from portal.scheduling.tests.support import (
+    SchedulingWorld,
+    book,
+    local_moment,
+    make_slot,
+    phoenix_campus,
+    scheduling_world,
+)
 from portal.test import World, assert_same_as_missing, make_patient, make_staff
 
 pytestmark = pytest.mark.django_db
@@ -56,11 +63,7 @@ def test_a_desk_worker_who_is_a_patient_gets_no_desk_rights_on_patient_pages(sw:
 
 
 def test_another_campus_desk_cannot_read_pre_check_in(sw: SchedulingWorld) -> None:
-    phoenix = Campus.objects.create(
-        slug="phoenix", name="Phoenix", short_name="Phoenix", address_line="1 Desert Road", city="Scottsdale",
-        region="AZ", postal_code="85259", time_zone="America/Phoenix", zone_label="Arizona time",
-        main_phone="480-555-0100", appointments_phone="480-555-0111",
-    )  # fmt: skip
+    phoenix = phoenix_campus()
     desk = CareTeam.objects.create(
         slug="phx-desk", name="Phoenix desk", campus=phoenix, kind=CareTeam.Kind.SCHEDULING_DESK
     )

@@ -19,6 +19,7 @@ from portal.scheduling.tests.support import (
     local_moment,
     make_slot,
     make_visit_type,
+    phoenix_campus,
     scheduling_world,
 )
 from portal.scheduling.views_booking import PER_PAGE
@@ -49,19 +50,7 @@ def confirm_url(slot: Slot, visit_type_id: Any = None) -> str:
 
 
 def second_campus(sw: SchedulingWorld) -> Campus:
-    return Campus.objects.create(
-        slug="phoenix",
-        name="Phoenix, Arizona",
-        short_name="Phoenix",
-        address_line="5777 East Mayo Boulevard",
-        city="Phoenix",
-        region="AZ",
-        postal_code="85054",
-        time_zone="America/Phoenix",
-        zone_label="Arizona time",
-        main_phone="480-555-0100",
-        appointments_phone="480-555-0101",
-    )
+    return phoenix_campus()
 
 
 # Choosing what to book --------------------------------------------------------------------------

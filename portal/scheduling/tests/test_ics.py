@@ -14,7 +14,7 @@ from portal.audit.models import AuditEvent
 from portal.organization.models import Campus
 from portal.scheduling.ics import calendar_for
 from portal.scheduling.models import Appointment, VisitType
-from portal.scheduling.tests.support import SchedulingWorld, scheduling_world
+from portal.scheduling.tests.support import SchedulingWorld, phoenix_campus, scheduling_world
 from portal.test import World
 
 pytestmark = pytest.mark.django_db
@@ -28,19 +28,7 @@ def sw(world: World) -> SchedulingWorld:
 
 
 def phoenix() -> Campus:
-    return Campus.objects.create(
-        slug="phoenix",
-        name="Phoenix, Arizona",
-        short_name="Phoenix",
-        address_line="5777 East Mayo Boulevard",
-        city="Phoenix",
-        region="AZ",
-        postal_code="85054",
-        time_zone="America/Phoenix",
-        zone_label="Arizona time",
-        main_phone="480-555-0100",
-        appointments_phone="480-555-0101",
-    )
+    return phoenix_campus()
 
 
 def appointment_at(
