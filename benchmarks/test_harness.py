@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,8 @@ TINY = Sizes(patients=50, notifications=100, tasks=20, audit_events=300, years=2
 
 
 @pytest.mark.django_db
-def test_the_generator_builds_a_heavy_patient_with_a_valid_audit_chain() -> None:
+def test_the_generator_builds_a_heavy_patient_with_a_valid_audit_chain(settings: Any) -> None:
+    settings.PORTAL_SLOT_HORIZON_DAYS = 14  # a fortnight of slots is enough to measure a search
     history = build(TINY, seed=1, anchor=ANCHOR, log=lambda line: None)
     assert Patient.objects.count() == 51
     assert Notification.objects.filter(patient=history.patient).count() == 100
@@ -38,7 +40,8 @@ def test_the_generator_builds_a_heavy_patient_with_a_valid_audit_chain() -> None
 
 
 @pytest.mark.django_db
-def test_the_runner_measures_and_records_a_table(tmp_path: Path) -> None:
+def test_the_runner_measures_and_records_a_table(tmp_path: Path, settings: Any) -> None:
+    settings.PORTAL_SLOT_HORIZON_DAYS = 14
     build(TINY, seed=1, anchor=ANCHOR, log=lambda line: None)
     results = measure_all(requests=3, warmup=1)
     assert [result.page for result in results] == [

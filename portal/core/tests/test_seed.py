@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -166,7 +167,8 @@ def test_demo_patient_sees_their_to_dos_on_the_dashboard(client: Client) -> None
 
 
 @pytest.mark.django_db
-def test_demo_command_sets_up_without_serving() -> None:
+def test_demo_command_sets_up_without_serving(settings: Any) -> None:
+    settings.PORTAL_SLOT_HORIZON_DAYS = 14  # the slots are tested in scheduling; keep this quick
     call_command("demo", "--no-serve", "--patients", "5", verbosity=0)
     assert Patient.objects.filter(clinic_number__startswith="1000000").count() == 4
     assert Patient.objects.count() == 5 + 4

@@ -162,7 +162,8 @@ def test_seeding_makes_the_slots_generate_slots_would(settings: Settings) -> Non
     assert len(seeded) > 1000
 
 
-def test_the_catalogue_has_forms_for_the_visits_that_need_them() -> None:
+def test_the_catalogue_has_forms_for_the_visits_that_need_them(settings: Settings) -> None:
+    settings.PORTAL_SLOT_HORIZON_DAYS = 7
     campuses = seed_organization()
     seed_schedules(campuses, timezone.now().date())
     physical = VisitType.objects.get(slug="annual-physical-family-medicine")
