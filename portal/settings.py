@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "portal.proxies",
     "portal.records",
     "portal.scheduling",
+    "portal.messaging",
     "portal.fhir",
     "portal.core",
 ]
@@ -306,7 +307,8 @@ EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"
     if PRODUCTION
-    else "django.core.mail.backends.console.EmailBackend",
+    # Development keeps every email in the demo mailbox (/demo/mailbox/) instead of sending it.
+    else "portal.notifications.mailbox.MailboxEmailBackend",
 )
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "portal@localhost")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -371,6 +373,37 @@ PORTAL_PRECHECKIN_DAYS = env_int("PORTAL_PRECHECKIN_DAYS", 7)
 # Reminders go out this many hours before each visit.
 PORTAL_REMINDER_HOURS = tuple(int(hours) for hours in env_list("PORTAL_REMINDER_HOURS", "168,24"))
 PORTAL_INSURANCE_CARD_MAX_BYTES = env_int("PORTAL_INSURANCE_CARD_MAX_BYTES", 10 * 1024 * 1024)
+# Messaging: attachments (PDF, JPEG, PNG) per file and per message; the response-time
+# target of each topic in hours ("medical=48,appointment=24"; the rest keep these).
+PORTAL_MESSAGE_ATTACHMENT_MAX_BYTES = env_int("PORTAL_MESSAGE_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024)
+PORTAL_MESSAGE_MAX_ATTACHMENTS = env_int("PORTAL_MESSAGE_MAX_ATTACHMENTS", 5)
+PORTAL_MESSAGE_RESPONSE_HOURS = {
+    "medical": 48,
+    "result": 48,
+    "prescription": 48,
+    "referral": 72,
+    "appointment": 24,
+    "billing": 72,
+    "other": 72,
+} | {
+    topic.strip(): int(hours)
+    for topic, _sep, hours in (item.partition("=") for item in env_list("PORTAL_MESSAGE_RESPONSE_HOURS"))
+    if hours.strip().isdigit()
+}
+PORTAL_EMERGENCY_NUMBER = env_str("PORTAL_EMERGENCY_NUMBER", "911")
+# How long an approved referral stays valid for booking.
+PORTAL_REFERRAL_VALID_DAYS = env_int("PORTAL_REFERRAL_VALID_DAYS", 180)
+# Text messages: "local" keeps them in the demo mailbox; "twilio" sends them (TWILIO_*).
+# Empty (the production default) sends none: texts wait with "no SMS provider".
+PORTAL_SMS_PROVIDER = env_str("PORTAL_SMS_PROVIDER", "" if PRODUCTION else "local")
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
+# The demo-only page listing locally delivered emails and texts; never in production.
+PORTAL_DEMO_MAILBOX = env_bool("PORTAL_DEMO_MAILBOX", default=not PRODUCTION)
+if PRODUCTION and PORTAL_DEMO_MAILBOX:
+    raise ConfigError("PORTAL_DEMO_MAILBOX shows every email sent; it cannot be on in production")
+
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105
 

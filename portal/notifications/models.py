@@ -5,6 +5,15 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class Kind(models.TextChoices):
+    """What a notification is about; patients choose email and text per kind."""
+
+    MESSAGES = "messages", _("Messages from the care team")
+    RESULTS = "results", _("New test results and record updates")
+    APPOINTMENTS = "appointments", _("Appointments and reminders")
+    BILLING = "billing", _("Bills and payments")
+
+
 class Notification(models.Model):
     """Something a user should know, about a patient they act for.
 
@@ -15,7 +24,13 @@ class Notification(models.Model):
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
-    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="notifications")
+    # Empty only for staff notifications that concern no one patient.
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="notifications", null=True, blank=True
+    )
+    # Staff notifications (new message in a pool, overdue thread) show only in the staff
+    # workspace, never among the patient pages of a member of staff who is also a patient.
+    for_staff = models.BooleanField(default=False)
     title = models.CharField(_("title"), max_length=200)
     body = models.TextField(_("body"), blank=True)
     link = models.CharField(_("link"), max_length=300, blank=True, help_text=_("A path inside the portal."))
@@ -25,7 +40,10 @@ class Notification(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["recipient", "patient", "read_at", "-created_at"], name="notif_inbox")
+            models.Index(fields=["recipient", "patient", "read_at", "-created_at"], name="notif_inbox"),
+            models.Index(
+                fields=["recipient", "for_staff", "read_at", "-created_at"], name="notif_staff_inbox"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -70,7 +88,11 @@ class OutboxMessage(models.Model):
         SMS = "sms", _("Text message")
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+")
+    # The patient it is about (its language, and who must still be acted for); empty
+    # only for staff messages that concern no one patient.
+    patient = models.ForeignKey("patients.Patient", on_delete=models.CASCADE, related_name="+", null=True)
+    for_staff = models.BooleanField(default=False)
+    kind = models.CharField(max_length=20, choices=Kind.choices, blank=True)
     channel = models.CharField(max_length=10, choices=Channel.choices)
     subject = models.CharField(max_length=200)
     body = models.TextField(blank=True)
@@ -80,7 +102,12 @@ class OutboxMessage(models.Model):
     topic = models.CharField(max_length=60)
     send_after = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set, and committed, just before handing the message to a provider: a message
+    # claimed but never marked sent (the worker died) is retried with the same
+    # idempotency key, which the providers use to send it at most once.
+    claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    provider_reference = models.CharField(max_length=100, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
@@ -91,3 +118,25 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} to {self.recipient_id}: {self.subject}"
+
+
+class MailboxEntry(models.Model):
+    """An email or text message delivered locally: the demo's mailbox and the tests' record.
+
+    Written by the local email backend and the local SMS provider instead of sending
+    anything; `idempotency_key` makes a retried delivery land once.
+    """
+
+    channel = models.CharField(max_length=10, choices=OutboxMessage.Channel.choices)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField()
+    idempotency_key = models.CharField(max_length=200, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = _("mailbox entries")
+
+    def __str__(self) -> str:
+        return f"{self.channel} to {self.to}: {self.subject}"

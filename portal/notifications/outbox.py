@@ -48,6 +48,8 @@ def still_addressed(message: OutboxMessage) -> bool:
 
     if not message.recipient.is_active:
         return False
+    if message.for_staff or message.patient is None:
+        return bool(getattr(message.recipient, "is_workforce", False))
     access = decide(message.recipient, message.patient)
     if access is None or access.is_staff_access:
         return False
@@ -138,7 +140,8 @@ def _send_email(message: OutboxMessage) -> None:
 def email_body(message: OutboxMessage) -> str:
     """The message's text and where to read more, in the patient's language."""
     base = settings.SITE_ROOT.rstrip("/")
-    with translation.override(message.patient.preferred_language or settings.LANGUAGE_CODE):
+    language = message.patient.preferred_language if message.patient is not None else ""
+    with translation.override(language or settings.LANGUAGE_CODE):
         if base and message.link:
             more = _("Sign in to see it: %(url)s") % {"url": f"{base}{message.link}"}
         else:

@@ -16,6 +16,8 @@ Who gets what:
 - staff in an organisation-wide office (each campus's scheduling desk, the billing
   and international offices): that office's function, for every patient;
 - staff with unexpired break-glass access: their role's scopes, flagged in the audit;
+- staff in the pool a conversation is addressed to (`pool_access`): the message scope
+  for that conversation, whatever else they may do for the patient;
 - anyone else, including unassigned staff and administrators: nothing.
 """
 
@@ -216,6 +218,24 @@ def _in_care_team(practitioner: Practitioner, patient: Patient, on: dt.date) -> 
         .filter(_active_care(on), care_relationships__care_team__members=practitioner)
         .exists()
     )
+
+
+def pool_access(user: User | Any, patient: Patient, pool: CareTeam) -> PatientAccess | None:
+    """A member of the staff pool a conversation is addressed to may read and answer it.
+
+    They get the message scope on top of what the policy otherwise gives them (a desk
+    or the billing office has no clinical scopes; a clinical pool may receive a thread
+    moved from elsewhere). Anyone outside the pool gets None, even if they care for the
+    patient: they see the patient's record, not the pool's conversations.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    if not pool.members.filter(user=user, active=True).exists():
+        return None
+    found = _staff_access(user, patient, timezone.now())
+    if found is not None and found.role is Role.STAFF:
+        return PatientAccess(user, patient, Role.STAFF, found.scopes | {Scope.MESSAGE})
+    return PatientAccess(user, patient, Role.STAFF, frozenset({Scope.MESSAGE}))
 
 
 def portal_patients(user: User) -> list[PatientAccess]:

@@ -192,6 +192,10 @@ class BreakGlassAccess(models.Model):
         return f"{self.user} broke glass for {self.patient} at {self.created_at:%Y-%m-%d %H:%M}"
 
 
+def default_email_kinds() -> list[str]:
+    return ["messages", "results", "appointments", "billing"]
+
+
 class CommunicationPreference(models.Model):
     """How a patient wants to hear from the clinic, with the consent text messages need.
 
@@ -207,6 +211,14 @@ class CommunicationPreference(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     sms_consent_phone = models.CharField(_("number agreed for text messages"), max_length=30, blank=True)
+    # Which kinds of news (notifications.Kind values) go by each channel; the portal
+    # itself always shows everything.
+    email_kinds = models.JSONField(default=default_email_kinds)
+    sms_kinds = models.JSONField(default=list)
+    # No email or text between these wall-clock times at the patient's campus (both
+    # empty: any time). Held messages go out when the quiet hours end.
+    quiet_start = models.TimeField(_("quiet hours start"), null=True, blank=True)
+    quiet_end = models.TimeField(_("quiet hours end"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -221,6 +233,14 @@ class CommunicationPreference(models.Model):
             and bool(self.sms_consent_phone)
             and self.sms_consent_phone == self.patient.mobile_phone
         )
+
+    def wants(self, channel: str, kind: str) -> bool:
+        """Whether news of `kind` may go by `channel` ("email" or "sms") at all."""
+        if channel == "email":
+            return self.email_updates and kind in self.email_kinds
+        if channel == "sms":
+            return self.sms_allowed and kind in self.sms_kinds
+        return False
 
 
 class EmailChange(models.Model):

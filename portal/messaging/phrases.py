@@ -1,0 +1,11 @@
+"""How patient-side messaging reads in the patient's access log."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from portal.audit.vocabulary import register
+
+register("messaging.thread_start", _("sent a new message to the care team"))
+register("messaging.reply", _("replied in a conversation with the care team"))
+register("messaging.thread_read", _("read a conversation with the care team"))
