@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -64,7 +65,7 @@ def _store_document(actor: Actor, upload: CheckedUpload, patient: Patient | None
         original_name=upload.original_name,
         uploaded_by=actor.user,
     )
-    document.file.save("upload", upload.file, save=False)
+    document.file.save("upload", ContentFile(upload.content), save=False)
     document.save()
     return document
 
