@@ -27,6 +27,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--record-years", type=int, default=defaults.record_years)
     parser.add_argument("--appointments", type=int, default=defaults.appointments)
     parser.add_argument("--appointment-share", type=float, default=defaults.appointment_share)
+    parser.add_argument("--threads", type=int, default=defaults.threads)
+    parser.add_argument("--messages", type=int, default=defaults.messages)
+    parser.add_argument("--long-thread", type=int, default=defaults.long_thread)
     parser.add_argument("--seed", type=int, default=2026)
     return parser.parse_args(argv)
 
@@ -56,6 +59,9 @@ def main(argv: list[str] | None = None) -> None:
         args.record_years,
         args.appointments,
         args.appointment_share,
+        args.threads,
+        args.messages,
+        args.long_thread,
     )
     anchor = timezone.now().replace(microsecond=0)
     started = time.perf_counter()

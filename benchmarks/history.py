@@ -18,6 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from benchmarks.inbox import add_inbox
 from benchmarks.sizes import Sizes
 from portal.accounts.models import User
 from portal.audit.actor import Actor
@@ -350,5 +351,6 @@ HISTORY: list[tuple[str, Builder]] = [
     ("tasks", add_tasks),
     ("medical record rows", add_records),
     ("appointments", add_appointments),
+    ("messages in the care team's inbox", add_inbox),
     ("audit events", add_audit_events),
 ]

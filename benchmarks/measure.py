@@ -1,4 +1,5 @@
-"""Measuring pages as the heavy patient, against a raw-SQL floor, and recording the results.
+"""Measuring pages as the heavy patient (and staff pages as their clinician), against a
+raw-SQL floor, and recording the results.
 
 Server time is what Django spends from request to response through the test client:
 no network, no browser. Each page also has a baseline: one cursor fetching the same
@@ -34,7 +35,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from benchmarks.history import HEAVY_USERNAME
+from benchmarks.history import CLINICIAN_USERNAME, HEAVY_USERNAME
+from benchmarks.inbox_pages import queue_baseline, queue_url, thread_baseline, thread_url
 from portal.accounts.models import User
 from portal.notifications.models import Notification, Task
 from portal.organization.models import Campus, CareTeam, OpeningHours, Practitioner
@@ -77,6 +79,9 @@ class Page:
     name: str
     url: Callable[[Patient], str]
     baseline: Baseline
+    # Staff pages are measured signed in as the heavy patient's clinician, who works the
+    # care team's inbox; the baseline then gets that user.
+    staff: bool = False
 
 
 @dataclass(frozen=True)
@@ -323,18 +328,32 @@ PAGES = [
     Page("trend", lambda patient: reverse("records:trend", args=[trend_code(patient)]), trend_baseline),
     Page("health summary", lambda patient: reverse("records:summary"), summary_baseline),
     Page("booking times", slot_search_url, slot_search_baseline),
+    Page("inbox queue", queue_url, queue_baseline, staff=True),
+    Page("inbox thread", thread_url, thread_baseline, staff=True),
 ]
 
 
-def measure_all(requests: int, warmup: int, username: str = HEAVY_USERNAME) -> list[Result]:
+def measure_all(
+    requests: int, warmup: int, username: str = HEAVY_USERNAME, staff_username: str = CLINICIAN_USERNAME
+) -> list[Result]:
     user = User.objects.get(username=username)
     patient = Patient.objects.get(account=user)
+    staff = User.objects.get(username=staff_username)
+    clients = {False: _signed_in(user), True: _signed_in(staff)}
+    return [
+        measure(page, clients[page.staff], staff if page.staff else user, patient, requests, warmup)
+        for page in PAGES
+    ]
+
+
+def _signed_in(user: User) -> Client:
     client = Client()
     client.force_login(user)
-    return [measure(page, client, user, patient, requests, warmup) for page in PAGES]
+    return client
 
 
 def measure(page: Page, client: Client, user: User, patient: Patient, requests: int, warmup: int) -> Result:
+    """Time the page for `user` through `client` (signed in as them) about `patient`."""
     path = page.url(patient)
     for _ in range(warmup):
         _get(client, path)

@@ -18,3 +18,6 @@ class Sizes:
     record_years: int = 1  # how much medical record each of the other patients gets
     appointments: int = 120  # the heavy patient's past visits
     appointment_share: float = 0.3  # the share of the other patients with a visit coming up
+    threads: int = 20_000  # conversations in the heavy patient's care team's inbox
+    messages: int = 100_000  # messages in them
+    long_thread: int = 1_000  # of which in the heavy patient's longest conversation

@@ -11,17 +11,24 @@ from typing import Any
 
 import pytest
 
-from benchmarks.history import HISTORY, build
+from benchmarks.history import HISTORY, History, build
+from benchmarks.inbox import INBOX_POOL, LONG_THREAD_SUBJECT
 from benchmarks.measure import RESULTS_START, measure_all, record_results
 from benchmarks.sizes import Sizes
 from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_chain
+from portal.messaging.access import staff_pools
+from portal.messaging.models import Message, Thread
 from portal.notifications.models import Notification, Task
+from portal.organization.models import CareTeam
 from portal.patients.models import Patient
 from portal.records.models import Encounter, Observation
 
 ANCHOR = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
-TINY = Sizes(patients=50, notifications=100, tasks=20, audit_events=300, years=2, observations=400)
+TINY = Sizes(
+    patients=50, notifications=100, tasks=20, audit_events=300, years=2, observations=400,
+    threads=40, messages=200, long_thread=30,
+)  # fmt: skip
 
 
 @pytest.mark.django_db
@@ -37,6 +44,27 @@ def test_the_generator_builds_a_heavy_patient_with_a_valid_audit_chain(settings:
     # The heavy patient's record, and a little for everyone else.
     assert 400 <= Observation.objects.filter(patient=history.patient).count() < 460
     assert Encounter.objects.exclude(patient=history.patient).values("patient").distinct().count() > 40
+    assert_a_care_team_inbox_the_benchmark_clinician_works(history)
+
+
+def assert_a_care_team_inbox_the_benchmark_clinician_works(history: History) -> None:
+    pool = CareTeam.objects.get(slug=INBOX_POOL)
+    assert pool in staff_pools(history.clinician)
+    threads = Thread.objects.filter(pool=pool)
+    assert threads.count() == 40 and Message.objects.filter(thread__pool=pool).count() == 200
+    assert (
+        Message.objects.filter(thread__subject=LONG_THREAD_SUBJECT, thread__patient=history.patient).count()
+        == 30
+    )
+    assert threads.values("patient").distinct().count() > 1
+    statuses = set(threads.values_list("status", flat=True))
+    assert Thread.Status.CLOSED in statuses and statuses & set(Thread.OPEN_STATUSES)
+    for thread in threads.filter(status__in=Thread.OPEN_STATUSES):
+        last = thread.messages.order_by("created_at", "id").last()
+        assert thread.due_at is not None and last is not None and not last.from_staff
+        assert last.created_at == thread.last_message_at
+    assert not threads.exclude(status__in=Thread.OPEN_STATUSES).filter(due_at__isnull=False).exists()
+    assert not threads.filter(status=Thread.Status.NEW, assigned_to__isnull=False).exists()
 
 
 @pytest.mark.django_db
@@ -45,9 +73,9 @@ def test_the_runner_measures_and_records_a_table(tmp_path: Path, settings: Any) 
     build(TINY, seed=1, anchor=ANCHOR, log=lambda line: None)
     results = measure_all(requests=3, warmup=1)
     assert [result.page for result in results] == [
-        "dashboard", "results", "trend", "health summary", "booking times",
+        "dashboard", "results", "trend", "health summary", "booking times", "inbox queue", "inbox thread",
     ]  # fmt: skip
-    assert [result.baseline_queries for result in results] == [4, 2, 2, 7, 3]
+    assert [result.baseline_queries for result in results] == [4, 2, 2, 7, 3, 5, 11]
     assert all(result.queries >= result.reads_queries > 0 for result in results)
     docs = tmp_path / "benchmarks.md"
     docs.write_text("# Benchmarks\n", encoding="utf-8")

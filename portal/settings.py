@@ -101,6 +101,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "portal.core.context_processors.portal",
                 "portal.patients.selection.acting_for",
+                "portal.notifications.context_processors.bells",
             ],
         },
     },
@@ -316,6 +317,9 @@ EMAIL_PORT = env_int("EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+# Seconds an SMTP call may wait: far below the outbox's 5-minute claim lease, so a stalled
+# mail server fails the attempt instead of the message being sent again by another worker.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
 
 # Database triggers that refuse UPDATE and DELETE of audit events. Off only for the
 # test run, whose table flushes between tests they would block.

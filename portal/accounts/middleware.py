@@ -41,6 +41,9 @@ ENROLMENT_URL_NAMES = {
     "mfa_download_recovery_codes",
     "mfa_generate_recovery_codes",
     "set_language",
+    # Unsubscribing works from an email link without signing in, so it must not send a
+    # signed-in user who has not enrolled yet to the enrolment page instead.
+    "notifications:unsubscribe",
     "healthz",
     "readyz",
 }

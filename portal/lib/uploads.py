@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import re
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
@@ -20,8 +22,11 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# A phone photo is far below this; larger is a decompression bomb, not a photo.
-MAX_PIXELS = 40_000_000
+# A phone photo (12 megapixels by default, 20 for most cameras) is below this; more is
+# a decompression bomb or a way to make re-encoding eat seconds of CPU per file.
+MAX_PIXELS = 24_000_000
+# The most a PDF's compressed streams may expand to while we look inside them.
+MAX_PDF_INFLATED_BYTES = 64 * 1024 * 1024
 IMAGE_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 PDF = "application/pdf"
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", PDF: "pdf"}
@@ -81,13 +86,14 @@ def reencode(image: Image.Image, image_format: str) -> bytes:
     upright = ImageOps.exif_transpose(image) or image
     keeps_alpha = image_format == "PNG" and ("A" in upright.getbands() or "transparency" in upright.info)
     mode = "RGBA" if keeps_alpha else "RGB"
-    pixels = upright.convert(mode)
-    clean = Image.frombytes(mode, pixels.size, pixels.tobytes())
+    clean = upright.convert(mode)
+    # Savers fall back to `info` for an ICC profile and the like; the copy keeps none of it.
+    clean.info = {}
     out = io.BytesIO()
     if image_format == "JPEG":
         clean.save(out, "JPEG", quality=90)
     else:
-        clean.save(out, "PNG", optimize=True)
+        clean.save(out, "PNG")
     return out.getvalue()
 
 
@@ -98,7 +104,7 @@ def check_pdf(upload: UploadedFile, limit: int) -> CheckedFile:
     content = upload.read(limit + 1)
     if not content.startswith(b"%PDF-") or b"%%EOF" not in content[-1024:]:
         raise ValidationError(_("This is not a complete PDF file."), code="wrong_type")
-    if _ACTIVE_PDF.search(content):
+    if any(_ACTIVE_PDF.search(part) for part in _pdf_parts(content)):
         raise ValidationError(
             _(
                 "This PDF contains scripts or embedded files, which cannot be accepted. Print it to a new PDF first."
@@ -106,6 +112,37 @@ def check_pdf(upload: UploadedFile, limit: int) -> CheckedFile:
             code="active_content",
         )
     return CheckedFile(content, PDF, safe_name(upload.name))
+
+
+_STREAM = re.compile(rb"stream\r?\n(.*?)endstream", re.DOTALL)
+_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+def _pdf_parts(content: bytes) -> Iterator[bytes]:
+    """The file and each compressed stream inside it, with `#41`-style name escapes decoded.
+
+    A name can be spelt `/Java#53cript`, and a whole dictionary can hide in a compressed
+    object stream, so both are undone before looking. A stream that will not inflate
+    (an image, say) is skipped; inflating stops at `MAX_PDF_INFLATED_BYTES` in all.
+    """
+    yield _decode_names(content)
+    budget = MAX_PDF_INFLATED_BYTES
+    for match in _STREAM.finditer(content):
+        inflater = zlib.decompressobj()
+        try:
+            inflated = inflater.decompress(match.group(1), budget)
+        except zlib.error:
+            continue
+        budget -= len(inflated)
+        yield _decode_names(inflated)
+        if budget <= 0:
+            # Too much to look through: treat like active content rather than guess.
+            yield b"/JavaScript"
+            return
+
+
+def _decode_names(data: bytes) -> bytes:
+    return _NAME_ESCAPE.sub(lambda found: bytes([int(found.group(1), 16)]), data)
 
 
 def check_document_or_image(upload: UploadedFile, limit: int) -> CheckedFile:

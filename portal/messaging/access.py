@@ -1,7 +1,9 @@
 """Loading conversations for the user, through the one access policy.
 
 Patient side: the patient and proxies with the message scope read and write their
-threads (`require_thread`). Staff side: members of the pool a thread is addressed to
+threads (`require_thread`), except that a parent of a 12-17-year-old never sees a thread
+in one of the clinic's confidential categories (`Thread.sensitivity`): it is left out of
+every list, search and count, and its page is the same 404 as a missing one. Staff side: members of the pool a thread is addressed to
 (`patients.access.pool_access`); a thread in another pool is the same 404 as a missing
 one. Patient pages never carry staff rights, and staff pages never patient rights.
 """
@@ -10,13 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
 
 from portal.accounts.models import User
-from portal.messaging.models import Thread
+from portal.messaging.confidential import hidden_from
+from portal.messaging.models import Message, Thread
 from portal.organization.models import CareTeam
-from portal.patients.access import PatientAccess, pool_access, refuse, require_object
+from portal.patients.access import PatientAccess, filter_confidential, pool_access, refuse, require_object
 from portal.patients.models import Scope
 
 Side = Literal["patient", "staff"]
@@ -27,8 +30,24 @@ def may_message(access: PatientAccess) -> bool:
 
 
 def patient_threads(access: PatientAccess) -> QuerySet[Thread]:
-    """The patient's threads with what lists show, for one query."""
-    return Thread.objects.filter(patient=access.patient).select_related("pool", "care_team", "campus")
+    """The patient's threads this access may see, with what lists show, for one query."""
+    threads = Thread.objects.filter(patient=access.patient)
+    return filter_confidential(threads, access, "sensitivity").select_related("pool", "care_team", "campus")
+
+
+def unread_from_staff() -> Exists:
+    """Annotation: whether a thread has a staff message the patient side has not opened yet.
+
+    Only ever annotate threads from `patient_threads`: it looks inside one thread, and
+    the thread decides who may see it.
+    """
+    return Exists(Message.objects.filter(thread=OuterRef("pk"), from_staff=True, read_at__isnull=True))
+
+
+def unread_messages(access: PatientAccess) -> QuerySet[Message]:
+    """Staff messages not yet opened on the patient side, in threads this access may see."""
+    unread = Message.objects.filter(thread__patient=access.patient, from_staff=True, read_at__isnull=True)
+    return filter_confidential(unread, access, "thread__sensitivity")
 
 
 def staff_pools(user: User | Any) -> QuerySet[CareTeam]:
@@ -45,7 +64,7 @@ def require_thread(
     threads = Thread.objects.select_related("pool", "care_team", "campus", "assigned_to")
     if side == "patient":
         thread, access = require_object(request, threads, scope=Scope.MESSAGE, pk=thread_id)
-        if access.is_staff_access:
+        if access.is_staff_access or hidden_from(access, thread):
             refuse(request, thread.patient, what="messaging.thread", lookup=str(thread_id)[:200])
         return thread, access
     thread, staff_access = _pool_thread(request, threads, thread_id)

@@ -10,10 +10,12 @@ from portal.accounts.models import User
 from portal.messaging.models import Message, Thread
 from portal.notifications.models import Kind
 from portal.notifications.send import notify_patient, notify_staff
+from portal.patients.access import is_on_patient_side
 
 
 def tell_patient_side(thread: Thread, message: Message) -> int:
-    """The care team answered: tell the patient and proxies who may message."""
+    """The care team answered: tell the patient and proxies who may message (and may see
+    the thread: a parent is not told of a reply in a teenager's confidential thread)."""
     link = reverse("messaging:thread", args=[thread.pk])
     pool_name = thread.pool.name
 
@@ -21,19 +23,28 @@ def tell_patient_side(thread: Thread, message: Message) -> int:
         return _("New message from %(pool)s") % {"pool": pool_name}, _("Open the conversation to read it.")
 
     return notify_patient(
-        thread.patient, kind=Kind.MESSAGES, key=f"messaging.message:{message.pk}", link=link, compose=compose
+        thread.patient,
+        kind=Kind.MESSAGES,
+        key=f"messaging.message:{message.pk}",
+        link=link,
+        compose=compose,
+        sensitivity=thread.sensitivity,
     )
 
 
 def pool_people(thread: Thread) -> list[User]:
-    """The assignee of an assigned thread, or everyone active in its pool."""
+    """The assignee of an assigned thread, or everyone active in its pool who may work it.
+
+    A member who is the patient or their proxy is left out (`pool_access` refuses them).
+    """
     if thread.assigned_to is not None and thread.assigned_to.is_active:
         return [thread.assigned_to]
-    return list(
+    members = (
         User.objects.filter(practitioner__care_teams=thread.pool, practitioner__active=True, is_active=True)
         .distinct()
         .order_by("pk")
     )
+    return [user for user in members if not is_on_patient_side(user, thread.patient)]
 
 
 def tell_staff_side(thread: Thread, message: Message) -> int:

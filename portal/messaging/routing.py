@@ -44,14 +44,20 @@ def patient_care_teams(patient: Patient, on: dt.date | None = None) -> QuerySet[
     )
 
 
-def pool_for(topic: str, patient: Patient, care_team: CareTeam | None) -> CareTeam:
-    """The pool that answers `topic` for the patient; `care_team` is the clinical team chosen."""
+def pool_for(
+    topic: str, patient: Patient, care_team: CareTeam | None, campus: Campus | None = None
+) -> CareTeam:
+    """The pool that answers `topic` for the patient; `care_team` is the clinical team chosen.
+
+    `campus` is where the appointment a question is about takes place: its desk knows
+    the visit, so it answers rather than the desk of the team's (or patient's) campus.
+    """
     if topic in CLINICAL_TOPICS:
         if care_team is None:
             raise NoPool(_("Choose the care team to write to."))
         return care_team
     if topic == Topic.APPOINTMENT:
-        campus = _campus_for(patient, care_team)
+        campus = campus or _campus_for(patient, care_team)
         desk = CareTeam.objects.filter(kind=CareTeam.Kind.SCHEDULING_DESK, campus=campus).first()
         if desk is None:
             raise NoPool(_("This campus has no scheduling desk taking messages. Please call the campus."))

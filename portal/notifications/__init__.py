@@ -1,1 +1,1 @@
-"""In-app notifications and patient tasks (email and SMS delivery come later)."""
+"""Notifications (in the portal, by email and by text message), the outbox that sends them, and patient tasks."""

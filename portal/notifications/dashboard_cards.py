@@ -31,7 +31,7 @@ def open_tasks(request: HttpRequest, access: PatientAccess) -> Card | None:
 def unread_notifications(request: HttpRequest, access: PatientAccess) -> Card | None:
     unread = list(
         Notification.objects.filter(
-            recipient=access.user, patient=access.patient, read_at__isnull=True
+            recipient=access.user, patient=access.patient, for_staff=False, read_at__isnull=True
         ).order_by("-created_at", "-id")[: SHOWN + 1]
     )
     if not unread:

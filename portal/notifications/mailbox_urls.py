@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
+
+from portal.notifications import views_mailbox
 
 app_name = "mailbox"
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views_mailbox.mailbox, name="list"),
+]

@@ -111,6 +111,11 @@ class OutboxMessage(models.Model):
     cancelled_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
+    # The random key of this email's unsubscribe link (`unsubscribe.py`), set when an email
+    # about a patient's news is first claimed for sending and kept for its retries. It
+    # says nothing by itself: the link works by finding this row. Empty for staff email,
+    # portal notifications and texts.
+    unsubscribe_token = models.CharField(max_length=64, blank=True, db_index=True)
 
     class Meta:
         ordering = ["send_after", "id"]

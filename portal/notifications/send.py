@@ -83,40 +83,64 @@ def notify_patient(
     called with the patient's language active. `event` picks a registered variant of
     the outbound wording.
     """
-    language = patient.preferred_language or settings.LANGUAGE_CODE
-    with translation.override(language):
+    with translation.override(patient_language(patient)):
         title, body = compose()
-        subject, outbound_body = (_(text) for text in outbound_text(kind, event))
     users = recipients(patient, kind, sensitivity)
     Notification.objects.bulk_create(
         Notification(recipient=user, patient=patient, title=title[:200], body=body, link=link)
         for user in users
     )
+    queue_outbound(patient, users, kind=kind, key=key, link=link, send_after=timezone.now(), event=event)
+    return len(users)
+
+
+def patient_language(patient: Patient) -> str:
+    return patient.preferred_language or settings.LANGUAGE_CODE
+
+
+def queue_outbound(
+    patient: Patient,
+    users: Iterable[User],
+    *,
+    kind: str,
+    key: str,
+    link: str,
+    send_after: dt.datetime,
+    event: str = "",
+    not_after: dt.datetime | None = None,
+) -> int:
+    """Queue the fixed email and text about news of `kind`; returns how many were queued.
+
+    An email to each of `users` with an address when the patient's preferences allow
+    email for `kind`, and one text to the patient's consented mobile number when they
+    allow texts for `kind` and its addressee is one of `users` (so the text never tells
+    someone what the news's scope keeps from them). Both go at `send_after` or, if that
+    falls in the patient's quiet hours, when they end; news that would then arrive at or
+    after `not_after` (a reminder held past the visit) is not queued at all.
+    """
+    users = list(users)
+    if not users:
+        return 0
     preference = preference_of(patient)
-    send_after = after_quiet_hours(preference, timezone.now())
+    when = after_quiet_hours(preference, send_after)
+    if not_after is not None and when >= not_after:
+        return 0
+    with translation.override(patient_language(patient)):
+        subject, body = (_(text) for text in outbound_text(kind, event))
     queued = 0
     if preference.wants("email", kind):
         for user in users:
             if user.email:
                 queued += queue(
-                    user,
-                    patient,
-                    OutboxMessage.Channel.EMAIL,
-                    kind,
-                    key,
-                    subject,
-                    outbound_body,
-                    link,
-                    send_after,
+                    user, patient, OutboxMessage.Channel.EMAIL, kind, key, subject, body, link, when
                 )
-    texted = sms_recipient(patient)
-    if texted is not None and preference.wants("sms", kind):
-        queued += queue(
-            texted, patient, OutboxMessage.Channel.SMS, kind, key, subject, outbound_body, link, send_after
-        )
+    if preference.wants("sms", kind):
+        texted = sms_recipient(patient)
+        if texted is not None and any(user.pk == texted.pk for user in users):
+            queued += queue(texted, patient, OutboxMessage.Channel.SMS, kind, key, subject, body, link, when)
     if queued:
-        outbox.deliver_later(send_after) if send_after > timezone.now() else outbox.deliver_soon()
-    return len(users)
+        outbox.deliver_later(when) if when > timezone.now() else outbox.deliver_soon()
+    return queued
 
 
 def sms_recipient(patient: Patient) -> User | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from portal.notifications import views
+from portal.notifications import unsubscribe, views
 
 app_name = "notifications"
 urlpatterns = [
@@ -10,4 +10,5 @@ urlpatterns = [
     path("<int:notification_id>/open/", views.open_notification, name="open"),
     path("read-all/", views.mark_all_read, name="read_all"),
     path("tasks/<int:task_id>/done/", views.complete_task, name="complete_task"),
+    path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
 ]

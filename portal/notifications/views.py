@@ -19,7 +19,10 @@ PAGE_SIZE = 25
 
 @patient_page(scope=None)
 def notification_list(request: HttpRequest, access: PatientAccess) -> HttpResponse:
-    notifications = Notification.objects.filter(recipient=access.user, patient=access.patient)
+    # Staff notifications belong to the staff workspace, even when they concern this patient.
+    notifications = Notification.objects.filter(
+        recipient=access.user, patient=access.patient, for_staff=False
+    )
     page = keyset_page(notifications, request.GET.get("before"), PAGE_SIZE)
     return render(request, "notifications/list.html", {"access": access, "page": page})
 
@@ -29,7 +32,10 @@ def notification_list(request: HttpRequest, access: PatientAccess) -> HttpRespon
 def open_notification(request: HttpRequest, access: PatientAccess, notification_id: int) -> HttpResponse:
     """Mark a notification read and follow its link."""
     notification, notification_access = require_object(
-        request, Notification.objects.filter(recipient=access.user), scope=None, pk=notification_id
+        request,
+        Notification.objects.filter(recipient=access.user, for_staff=False),
+        scope=None,
+        pk=notification_id,
     )
     actions.do_mark_notification_read(Actor.from_request(request), notification_access, notification)
     target = notification.link

@@ -226,16 +226,26 @@ def pool_access(user: User | Any, patient: Patient, pool: CareTeam) -> PatientAc
     They get the message scope on top of what the policy otherwise gives them (a desk
     or the billing office has no clinical scopes; a clinical pool may receive a thread
     moved from elsewhere). Anyone outside the pool gets None, even if they care for the
-    patient: they see the patient's record, not the pool's conversations.
+    patient: they see the patient's record, not the pool's conversations. So does a
+    member who is the patient or holds a proxy grant for them: nobody works their own
+    (or their family's) conversations from the staff side, reads the internal notes
+    about them, or decides their own requests.
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    if not pool.members.filter(user=user, active=True).exists():
+    if not pool.members.filter(user=user, active=True).exists() or is_on_patient_side(user, patient):
         return None
     found = _staff_access(user, patient, timezone.now())
     if found is not None and found.role is Role.STAFF:
         return PatientAccess(user, patient, Role.STAFF, found.scopes | {Scope.MESSAGE})
     return PatientAccess(user, patient, Role.STAFF, frozenset({Scope.MESSAGE}))
+
+
+def is_on_patient_side(user: User | Any, patient: Patient) -> bool:
+    """The user is the patient, or holds an unrevoked, unexpired proxy grant for them."""
+    if patient.account_id == user.pk:
+        return True
+    return ProxyGrant.objects.active().filter(grantee=user, patient=patient).exists()
 
 
 def portal_patients(user: User) -> list[PatientAccess]:

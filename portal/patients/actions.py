@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from allauth.account.models import EmailAddress
@@ -22,6 +22,7 @@ from portal.accounts.actions import do_end_sessions
 from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.audit.log import ActorRole, Kind, record
+from portal.notifications.models import Kind as NotificationKind
 from portal.patients.access import PatientAccess, Role, record_write
 from portal.patients.models import (
     BreakGlassAccess,
@@ -288,20 +289,41 @@ def do_update_preferred_language(actor: Actor, access: PatientAccess, language: 
 def communication_preference(patient: Patient) -> CommunicationPreference:
     """The patient's preferences, or the defaults (unsaved) if they never chose."""
     found = CommunicationPreference.objects.filter(patient=patient).first()
-    return found or CommunicationPreference(patient=patient)
+    if found is None:
+        return CommunicationPreference(patient=patient)
+    found.patient = patient  # already loaded: reading consent needs its mobile number
+    return found
 
 
 @transaction.atomic
 def do_update_communication_preferences(
-    actor: Actor, access: PatientAccess, *, email_updates: bool, sms_updates: bool, sms_consent: bool
+    actor: Actor,
+    access: PatientAccess,
+    *,
+    email_updates: bool,
+    sms_updates: bool,
+    sms_consent: bool,
+    email_kinds: Collection[str] | None = None,
+    sms_kinds: Collection[str] | None = None,
+    quiet_hours: tuple[dt.time | None, dt.time | None] | None = None,
 ) -> dict[str, Any]:
-    """Email and SMS choices. Text messages need consent, recorded with when, who and which number."""
+    """Email and SMS choices, per kind of news, and quiet hours.
+
+    Text messages need consent, recorded with when, who and which number. Kinds and
+    quiet hours left as None stay as they are; `quiet_hours` of (None, None) removes them.
+    """
     _require_manager(access)
     patient = access.patient
     preference, _created = CommunicationPreference.objects.select_for_update().get_or_create(patient=patient)
     preference.patient = patient
     before = _preference_values(preference)
     preference.email_updates = email_updates
+    if email_kinds is not None:
+        preference.email_kinds = _known_kinds(email_kinds)
+    if sms_kinds is not None:
+        preference.sms_kinds = _known_kinds(sms_kinds)
+    if quiet_hours is not None:
+        preference.quiet_start, preference.quiet_end = _checked_quiet_hours(*quiet_hours)
     if sms_updates:
         if not patient.mobile_phone:
             raise ProfileRefused(_("Add a mobile phone number to your contact details first."))
@@ -329,6 +351,25 @@ def do_update_communication_preferences(
     return changes
 
 
+def _known_kinds(kinds: Collection[str]) -> list[str]:
+    """The kinds in their usual order; anything that is not a kind of news is refused."""
+    if not set(kinds) <= set(NotificationKind.values):
+        raise ProfileRefused(_("Choose kinds of news from the list."))
+    return [kind for kind in NotificationKind.values if kind in kinds]
+
+
+def _checked_quiet_hours(start: dt.time | None, end: dt.time | None) -> tuple[dt.time | None, dt.time | None]:
+    if start is None and end is None:
+        return None, None
+    if start is None or end is None:
+        raise ProfileRefused(_("Give both times, or leave both empty for no quiet hours."))
+    # Minutes are enough: the page asks for hours and minutes.
+    start, end = start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)
+    if start == end:
+        raise ProfileRefused(_("Quiet hours must end at a different time than they start."))
+    return start, end
+
+
 def _preference_values(preference: CommunicationPreference) -> dict[str, Any]:
     consented = preference.sms_consented_at
     return {
@@ -336,6 +377,10 @@ def _preference_values(preference: CommunicationPreference) -> dict[str, Any]:
         "sms_updates": preference.sms_updates,
         "sms_consented_at": consented.isoformat() if consented else None,
         "sms_consent_phone": preference.sms_consent_phone,
+        "email_kinds": list(preference.email_kinds),
+        "sms_kinds": list(preference.sms_kinds),
+        "quiet_start": preference.quiet_start.strftime("%H:%M") if preference.quiet_start else None,
+        "quiet_end": preference.quiet_end.strftime("%H:%M") if preference.quiet_end else None,
     }
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -9,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from portal.notifications.models import Kind
 from portal.patients.models import CommunicationPreference, Patient
 
 PHONE_CHARACTERS = re.compile(r"^\+?[0-9 ().\-]+$")
@@ -101,19 +103,48 @@ class LanguageForm(forms.Form):
 
 
 class CommunicationForm(forms.Form):
+    """Which news reaches the patient by email and by text message, and when not to send.
+
+    The master switches are kept: email off (or texts off) silences that channel for
+    every kind. Per kind, one box for email and one for text (`email_<kind>`,
+    `sms_<kind>`); texts need recorded consent and a mobile number. The portal itself
+    always shows everything.
+    """
+
     email_updates = forms.BooleanField(label=_("Email me when there is something new"), required=False)
-    sms_updates = forms.BooleanField(label=_("Text me appointment reminders and alerts"), required=False)
+    sms_updates = forms.BooleanField(label=_("Send me text messages"), required=False)
     sms_consent = forms.BooleanField(required=False)
+    quiet_start = forms.TimeField(
+        label=_("Quiet from"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    quiet_end = forms.TimeField(
+        label=_("Quiet until"),
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
 
     def __init__(
         self, *args: Any, patient: Patient, preference: CommunicationPreference, **kwargs: Any
     ) -> None:
+        kwargs.setdefault("initial", initial_choices(preference))
         super().__init__(*args, **kwargs)
         self.patient, self.preference = patient, preference
         self.fields["sms_consent"].label = gettext(
             "I agree to receive text messages from the clinic at %(phone)s. Message and data rates may "
             "apply. I can stop them at any time here, or by replying STOP."
         ) % {"phone": patient.mobile_phone or gettext("my mobile number")}
+        for kind in Kind.values:
+            self.fields[f"email_{kind}"] = forms.BooleanField(label=_("Email"), required=False)
+            self.fields[f"sms_{kind}"] = forms.BooleanField(label=_("Text message"), required=False)
+
+    @property
+    def kind_rows(self) -> list[tuple[str, str, forms.BoundField, forms.BoundField]]:
+        """(kind, label, email box, text box) for each kind of news, in order."""
+        return [
+            (kind, str(label), self[f"email_{kind}"], self[f"sms_{kind}"]) for kind, label in Kind.choices
+        ]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -122,7 +153,34 @@ class CommunicationForm(forms.Form):
                 self.add_error("sms_updates", _("Add a mobile phone number to your contact details first."))
             elif not self.preference.sms_allowed and not cleaned.get("sms_consent"):
                 self.add_error("sms_consent", _("To get text messages, tick to agree to them."))
+        start, end = cleaned.get("quiet_start"), cleaned.get("quiet_end")
+        if "quiet_start" not in self.errors and "quiet_end" not in self.errors:
+            if (start is None) != (end is None):
+                missing = "quiet_end" if end is None else "quiet_start"
+                self.add_error(missing, _("Give both times, or leave both empty for no quiet hours."))
+            elif start is not None and start == end:
+                self.add_error("quiet_end", _("Quiet hours must end at a different time than they start."))
         return cleaned
+
+    def kinds(self, channel: str) -> list[str]:
+        """The kinds ticked for `channel` ("email" or "sms")."""
+        return [kind for kind in Kind.values if self.cleaned_data.get(f"{channel}_{kind}")]
+
+    def quiet_hours(self) -> tuple[dt.time | None, dt.time | None]:
+        return self.cleaned_data.get("quiet_start"), self.cleaned_data.get("quiet_end")
+
+
+def initial_choices(preference: CommunicationPreference) -> dict[str, Any]:
+    initial: dict[str, Any] = {
+        "email_updates": preference.email_updates,
+        "sms_updates": preference.sms_allowed,
+        "quiet_start": preference.quiet_start,
+        "quiet_end": preference.quiet_end,
+    }
+    for kind in Kind.values:
+        initial[f"email_{kind}"] = kind in preference.email_kinds
+        initial[f"sms_{kind}"] = kind in preference.sms_kinds
+    return initial
 
 
 class DeactivateForm(forms.Form):

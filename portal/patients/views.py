@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from portal.accounts.decorators import require_recent_auth
 from portal.accounts.models import signed_in_user
 from portal.audit.actor import Actor
+from portal.notifications.models import Kind
 from portal.patients import actions
 from portal.patients.access import PatientAccess, Role, decide, record_read, refuse, require_patient
 from portal.patients.forms import (
@@ -37,13 +38,18 @@ def _cannot_change(request: HttpRequest, access: PatientAccess) -> HttpResponse:
 def details(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     """My details: contact details, language and how the clinic gets in touch."""
     record_read(request, access, "profile.view")
+    preference = actions.communication_preference(access.patient)
     pending = EmailChange.objects.filter(
         patient=access.patient, status=EmailChange.Status.PENDING, requested_by=access.user
     ).first()
     context = {
         "access": access,
         "patient": access.patient,
-        "preference": actions.communication_preference(access.patient),
+        "preference": preference,
+        "channels_by_kind": [
+            (label, preference.wants("email", kind), preference.wants("sms", kind))
+            for kind, label in Kind.choices
+        ],
         "pending_email": pending if pending is not None and pending.usable() else None,
         "language_name": dict(settings.LANGUAGES).get(access.patient.preferred_language, ""),
     }
@@ -149,10 +155,7 @@ def communication(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     if not access.manages_account:
         return _cannot_change(request, access)
     preference = actions.communication_preference(access.patient)
-    initial = {"email_updates": preference.email_updates, "sms_updates": preference.sms_allowed}
-    form = CommunicationForm(
-        request.POST or None, initial=initial, patient=access.patient, preference=preference
-    )
+    form = CommunicationForm(request.POST or None, patient=access.patient, preference=preference)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -162,13 +165,22 @@ def communication(request: HttpRequest, access: PatientAccess) -> HttpResponse:
                 email_updates=data["email_updates"],
                 sms_updates=data["sms_updates"],
                 sms_consent=data["sms_consent"],
+                email_kinds=form.kinds("email"),
+                sms_kinds=form.kinds("sms"),
+                quiet_hours=form.quiet_hours(),
             )
         except actions.ProfileRefused as refusal:
             form.add_error(None, str(refusal))
         else:
             messages.success(request, _("Your contact preferences are updated."))
             return redirect("profile:details")
-    context = {"access": access, "form": form, "preference": preference}
+    context = {
+        "access": access,
+        "form": form,
+        "preference": preference,
+        "campus": access.patient.primary_campus,
+        "time_zone": settings.TIME_ZONE,
+    }
     return render(request, "patients/communication.html", context)
 
 

@@ -9,6 +9,7 @@ and proxies who may view the record and the item).
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -17,17 +18,18 @@ from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
-from portal.notifications.models import Notification
+from portal.notifications import send
+from portal.notifications.models import Kind as NotificationKind
 from portal.organization.models import Practitioner
-from portal.patients.access import PatientAccess, Role, decide, record_write
-from portal.patients.models import Patient, ProxyGrant, Scope
+from portal.patients.access import PatientAccess, record_write
+from portal.patients.models import Patient, Scope
 from portal.records.models import (
     AmendmentRequest,
     ClinicalNote,
@@ -54,41 +56,23 @@ class RecordChangeRefused(ValueError):
 # Notifications --------------------------------------------------------------------------
 
 
-def viewers(patient: Patient, sensitivity: str = "") -> list[User]:
-    """Who reads this patient's record in the portal and may see an item of `sensitivity`.
+def notify_patient(
+    patient: Patient, title: str, body: str, link: str, sensitivity: str = "", *, key: str = ""
+) -> int:
+    """Tell everyone who reads the record (and may see an item of `sensitivity`).
 
-    The patient's own account, and proxies whose grant gives view scope today; a parent
-    of an adolescent is left out for the confidential categories they may not see.
+    `title` and `body` are untranslated (gettext_noop) texts, shown only in the portal,
+    translated into the patient's preferred language. Email and text say only the fixed
+    words for record news, once per `key` (a fresh one when none is given).
     """
-    users: list[User] = []
-    if patient.account_id is not None and patient.account is not None and patient.account.is_active:
-        users.append(patient.account)
-    grants = ProxyGrant.objects.active().filter(patient=patient).select_related("grantee").order_by("pk")
-    for grant in grants:
-        access = decide(grant.grantee, patient)
-        if access is None or access.role is not Role.PROXY or not access.allows(Scope.VIEW):
-            continue
-        if sensitivity and access.hides(sensitivity):
-            continue
-        if all(user.pk != grant.grantee_id for user in users):
-            users.append(grant.grantee)
-    return users
-
-
-def notify_patient(patient: Patient, title: str, body: str, link: str, sensitivity: str = "") -> int:
-    """Tell everyone who reads the record; `title` and `body` are untranslated (gettext_noop) texts.
-
-    They are translated into the patient's preferred language, as stored text cannot
-    follow each reader's language later.
-    """
-    with translation.override(patient.preferred_language or settings.LANGUAGE_CODE):
-        title_text, body_text = _(title), _(body) if body else ""
-    notifications = [
-        Notification(recipient=user, patient=patient, title=title_text[:200], body=body_text, link=link)
-        for user in viewers(patient, sensitivity)
-    ]
-    Notification.objects.bulk_create(notifications)
-    return len(notifications)
+    return send.notify_patient(
+        patient,
+        kind=NotificationKind.RESULTS,
+        key=key or f"records.notice:{patient.pk}:{secrets.token_hex(8)}",
+        link=link,
+        compose=lambda: (_(title), _(body) if body else ""),
+        sensitivity=sensitivity,
+    )
 
 
 # Correction requests (patient side) -----------------------------------------------------
@@ -182,6 +166,7 @@ def do_decide_amendment(
         ),
         reverse("corrections:detail", args=[locked.pk]),
         sensitivity=_item_sensitivity(locked),
+        key=f"records.amendment:{locked.pk}",
     )
     return locked
 
@@ -328,6 +313,7 @@ def notify_new_result(report: ResultReport) -> None:
         NEW_RESULT_BODY,
         _result_link(report),
         sensitivity=report.sensitivity,
+        key=f"records.result:{report.pk}",
     )
 
 
@@ -467,6 +453,7 @@ def do_correct_observation(
             _result_link(report) if report else "",
             # A value inherits its report's confidentiality (imports label the report).
             sensitivity=locked.sensitivity or (report.sensitivity if report else ""),
+            key=f"records.correction:{correction.pk}",
         )
     return correction
 
@@ -523,7 +510,7 @@ def do_correct_note(
         obj=locked,
         detail={"correction": correction.pk, "reason": reason[:500]},
     )
-    _notify_note_changed(locked)
+    _notify_note_changed(locked, correction)
     return correction
 
 
@@ -545,11 +532,11 @@ def do_mark_note_entered_in_error(
         obj=locked,
         detail={"correction": correction.pk, "reason": reason[:500]},
     )
-    _notify_note_changed(locked)
+    _notify_note_changed(locked, correction)
     return correction
 
 
-def _notify_note_changed(note: ClinicalNote) -> None:
+def _notify_note_changed(note: ClinicalNote, correction: Correction) -> None:
     link = reverse("records:note", args=[note.pk])
     notify_patient(
         note.patient,
@@ -557,6 +544,7 @@ def _notify_note_changed(note: ClinicalNote) -> None:
         gettext_noop("The clinic corrected a clinical note in your record. Open it to see what changed."),
         link,
         sensitivity=note.sensitivity,
+        key=f"records.correction:{correction.pk}",
     )
 
 

@@ -20,6 +20,7 @@ from django.shortcuts import render
 from django.utils.text import slugify
 
 from portal.lib.paging import keyset_page
+from portal.messaging.refill_status import attach_refill_states
 from portal.patients.access import PatientAccess, record_read, refuse
 from portal.patients.models import Scope
 from portal.patients.selection import patient_page
@@ -101,6 +102,7 @@ def note(request: HttpRequest, access: PatientAccess, note_id: int) -> HttpRespo
 def medications(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     rows = visible(Medication, access)
     active, more = _capped(rows.filter(status__in=_ACTIVE_MEDICATION).order_by("name", "id"))
+    attach_refill_states(active, access)  # one query, however many medications
     past = keyset_page(rows.exclude(status__in=_ACTIVE_MEDICATION), request.GET.get("after"), PER_PAGE)
     record_read(request, access, "records.medications_view")
     context = {

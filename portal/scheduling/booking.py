@@ -226,6 +226,10 @@ def do_book_appointment(
         request.save(update_fields=["status", "appointment", "updated_at"])
         # The request is settled: its other offered times go back to everyone.
         request.offers.filter(status=SlotOffer.Status.OPEN).update(status=SlotOffer.Status.WITHDRAWN)
+        # A referral's request marks its referral scheduled (imported here: messaging imports booking).
+        from portal.messaging.actions_referrals import appointment_request_booked
+
+        appointment_request_booked(request)
     if offer is not None:
         _mark_accepted(offer, appointment)
     record_write(actor, access, "appointment.book", obj=appointment, detail={"via": via})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import cycle
+from itertools import cycle, islice
 
 from django.db import transaction
 
@@ -203,6 +203,8 @@ UK_CREDENTIALS: dict[str, str] = {
     Role.NURSE: "RN",
 }
 SECOND_CLINICIANS = (Role.NURSE_PRACTITIONER, Role.NURSE, Role.PHYSICIAN_ASSISTANT)
+# Past every name the teams and offices above use (about 110), below the 667 distinct pairs.
+CLINIC_NURSE_NAMES_FROM = 400
 
 
 def seed_organization() -> dict[str, Campus]:
@@ -216,6 +218,7 @@ def seed_organization() -> dict[str, Campus]:
         names = _staff_names()
         _staff_clinical_teams(campuses, departments, names)
         _staff_offices(campuses, names)
+        _staff_clinic_nurses(campuses)
     return campuses
 
 
@@ -329,6 +332,24 @@ def _staff_clinical_teams(
             elif rochester_physician is not None and campus_slug in ("london", "childrens"):
                 team.members.add(rochester_physician)
                 rochester_physician.campuses.add(campus)
+
+
+def _staff_clinic_nurses(campuses: dict[str, Campus]) -> None:
+    """A clinic nurse at each campus, in every clinical team there that has no nurse of its own.
+
+    Nurses answer most of a team's messages. One per campus rather than one per team keeps
+    the clinic's schedules (and its slots) close to what they were. Their names come from
+    further along the name list, so the staff named above keep their names.
+    """
+    names = islice(_staff_names(), CLINIC_NURSE_NAMES_FROM, None)
+    for campus in campuses.values():
+        nurse = _upsert_practitioner(names, Role.NURSE, campus)
+        teams = CareTeam.objects.filter(kind=Kind.CLINICAL, campus=campus).order_by("slug")
+        for team in teams:
+            if not team.members.filter(role=Role.NURSE).exclude(pk=nurse.pk).exists():
+                team.members.add(nurse)
+                if team.department_id is not None:
+                    nurse.departments.add(team.department_id)
 
 
 def _staff_offices(campuses: dict[str, Campus], names: Iterator[tuple[str, str]]) -> None:

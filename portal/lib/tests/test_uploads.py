@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zlib
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -94,3 +95,42 @@ def test_a_valid_pdf_is_kept_as_sent() -> None:
     checked = check_document_or_image(upload("../letter.pdf", PDF), LIMIT)
     assert checked.content == PDF and checked.content_type == "application/pdf"
     assert checked.original_name == "letter.pdf" and checked.extension == "pdf"
+
+
+def test_active_content_cannot_hide_behind_name_escapes_or_compression() -> None:
+    escaped = PDF.replace(b"/Type /Catalog", b"/Type /Catalog /Open#41ction 2 0 R /Java#53cript (x)")
+    hidden = zlib.compress(b"<< /S /JavaScript /JS (app.alert(1)) >>")
+    in_stream = PDF.replace(
+        b"trailer",
+        b"2 0 obj\n<< /Type /ObjStm /Filter /FlateDecode >>\nstream\n"
+        + hidden
+        + b"\nendstream\nendobj\ntrailer",
+    )
+    for content in (escaped, in_stream):
+        with pytest.raises(ValidationError) as refused:
+            check_pdf(upload("letter.pdf", content), LIMIT)
+        assert refused.value.code == "active_content"
+
+
+def test_a_pdf_with_ordinary_compressed_text_is_accepted() -> None:
+    text = zlib.compress(b"BT /F1 12 Tf (Hello) Tj ET")
+    content = PDF.replace(
+        b"trailer", b"2 0 obj\n<< /Filter /FlateDecode >>\nstream\n" + text + b"\nendstream\nendobj\ntrailer"
+    )
+    assert check_pdf(upload("letter.pdf", content), LIMIT).content == content
+
+
+def test_an_image_with_too_many_pixels_is_refused_before_reencoding() -> None:
+    out = io.BytesIO()
+    Image.new("L", (6000, 6000)).save(out, "PNG")
+    with pytest.raises(ValidationError) as refused:
+        check_image(upload("huge.png", out.getvalue()), 10 * LIMIT)
+    assert refused.value.code == "too_large"
+
+
+def test_an_icc_profile_is_not_carried_over() -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(out, "PNG", icc_profile=b"fake-profile-bytes" * 4)
+    checked = check_image(upload("photo.png", out.getvalue()), LIMIT)
+    with Image.open(io.BytesIO(checked.content)) as image:
+        assert "icc_profile" not in image.info

@@ -31,6 +31,10 @@ class Thread(models.Model):
     `due_at` is when the pool should have answered the patient's oldest unanswered
     message (its response-time target); it is cleared when staff reply, and a thread
     past it is overdue.
+
+    `sensitivity` is a confidential category slug (like a record item's, e.g.
+    "mental-health") or blank: a thread about an adolescent's confidential care is kept
+    from a parent exactly as the record is (`access.patient_threads`).
     """
 
     class Status(models.TextChoices):
@@ -61,6 +65,9 @@ class Thread(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     # Archiving is the patient side's tidying; staff close threads instead.
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Set from what the thread is about (a result, medications) or by staff; see
+    # PORTAL_ADOLESCENT_CONFIDENTIAL_CATEGORIES and patients.access.filter_confidential.
+    sensitivity = models.CharField(_("confidential category"), max_length=40, blank=True)
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
@@ -89,7 +96,8 @@ class Message(models.Model):
     """One message in a thread. The body is plain text, shown escaped with links made clickable.
 
     `read_at` is when the other side (staff for a patient's message, the patient or a
-    proxy for staff's) first opened it.
+    proxy for staff's) first opened it, and `read_by` who that was: a proxy opening a
+    reply is not the patient reading it.
     """
 
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
@@ -98,6 +106,9 @@ class Message(models.Model):
     body = models.TextField(_("message"))
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    read_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # A result or appointment the message is about, shown as a link beside it.
     result = models.ForeignKey(
         "records.ResultReport", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -16,7 +16,9 @@ from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.audit.models import AuditEvent
 from portal.audit.vocabulary import describe
+from portal.notifications.models import Kind as NotificationKind
 from portal.notifications.models import Notification
+from portal.notifications.send import recipients
 from portal.patients.access import decide
 from portal.patients.models import Patient, ProxyGrant, Scope
 from portal.records import actions
@@ -542,8 +544,10 @@ def test_a_parent_is_not_told_about_an_adolescents_confidential_item(world: Worl
         scopes=[Scope.VIEW],
         starts_at=timezone.now() - dt.timedelta(days=400),
     )
-    assert [user.pk for user in actions.viewers(teen, "mental-health")] == [teen.account_id]
-    assert {user.pk for user in actions.viewers(teen, "")} == {teen.account_id, world.proxy_user.pk}
+    told = [user.pk for user in recipients(teen, NotificationKind.RESULTS, "mental-health")]
+    assert told == [teen.account_id]
+    everyone = {user.pk for user in recipients(teen, NotificationKind.RESULTS, "")}
+    assert everyone == {teen.account_id, world.proxy_user.pk}
 
 
 def test_only_clinicians_answer(client: Client, world: World) -> None:

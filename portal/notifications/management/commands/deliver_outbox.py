@@ -11,9 +11,11 @@ from portal.notifications.outbox import deliver_due
 
 class Command(BaseCommand):
     """For cron, or after the worker was down: the worker normally delivers each message
-    when it falls due. Safe beside running workers: each message is claimed once."""
+    when it falls due. Safe beside running workers, and safe to kill: each message is
+    claimed once, and one left claimed by a killed run is sent again with the same
+    idempotency key once its lease expires."""
 
-    help = "Send the outbox messages that are due (in the portal and by email)."
+    help = "Send the outbox messages that are due (in the portal, by email and by text)."
 
     def handle(self, *args: Any, **options: Any) -> None:
         total = 0

@@ -1,0 +1,1 @@
+"""Text-message providers: one base class, one module per provider, a registry by name."""
