@@ -290,7 +290,7 @@ def test_a_refill_asked_for_from_the_medication_list_is_approved_in_the_inbox(
 
     sign_in(second_page, world.clinician, live_server)
     second_page.goto("/staff/inbox/")
-    second_page.get_by_role("link", name="Refill request: Lisinopril 10 mg tablet").click()
+    second_page.get_by_role("link", name="Prescription refill request").click()
     panel = second_page.get_by_role("region", name="Refill request")
     expect(panel).to_contain_text("Corner Pharmacy")
     expect(panel).to_contain_text("I have five tablets left.")

@@ -459,7 +459,7 @@ def test_messaging_form_errors_are_accessible(page: Page, clinic: MessagingWorld
     check_page(page)
 
     page.context.clear_cookies()
-    log_in(clinic.nurse)
+    log_in(world.clinician)  # a prescriber, who may decide refills
     page.goto(inbox_url(rows.photo))
     page.get_by_role("button", name="Send reply").click()
     expect(page.get_by_role("alert").first).to_contain_text("Write the message first.")

@@ -2,7 +2,9 @@
 
 A referral is reached through its conversation (`access.require_thread`, staff side):
 only active members of the pool the referral was sent to see it or act on it; anyone
-else gets the same audited 404 as a missing referral. Decisions are POSTed from the
+else gets the same audited 404 as a missing referral. Among them, only prescribers
+approve or deny, and only clinicians carry an approved referral forward (`roles.py`,
+enforced by the actions). Decisions are POSTed from the
 referral panel on the inbox's conversation page or from the referral page here, and
 go back to where they came from.
 """

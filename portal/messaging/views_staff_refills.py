@@ -2,7 +2,9 @@
 
 A request is reached only through its thread (`access.require_thread(..., side="staff")`),
 so only active members of the pool the thread is addressed to may see or decide it;
-anyone else gets the audited 404 of a missing request. Decisions are usually made from
+anyone else gets the audited 404 of a missing request. Among them, only prescribers
+approve or decline and only clinicians ask (`roles.py`, enforced by the actions; the
+panel offers each member what they may do). Decisions are usually made from
 the panel on the inbox thread page; a decision with a problem (a refusal without a
 reason) comes back on this module's own page, with the error beside the field.
 """

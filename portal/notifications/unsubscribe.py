@@ -120,8 +120,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if message is None or kind not in Kind.values:
         return _invalid(request)
     if is_expired(message):
-        context = {"max_age_days": MAX_AGE.days}
-        return render(request, "notifications/unsubscribe_expired.html", context, status=410)
+        expired = {"max_age_days": MAX_AGE.days}
+        return render(request, "notifications/unsubscribe_expired.html", expired, status=410)
     # The same page as an unknown link: whoever the email went to no longer speaks for
     # the patient about this kind of news, so their old link changes nothing.
     if not outbox.recipient_still_acts(message):

@@ -76,7 +76,9 @@ def test_it_dates_inboxes_before_the_anchor_and_only_for_account_holders() -> No
     notifications = Notification.objects.select_related("patient")
     assert notifications.exists()
     assert all(note.created_at <= ANCHOR for note in notifications)
-    assert all(note.recipient_id == note.patient.account_id for note in notifications)
+    assert all(
+        note.patient is not None and note.recipient_id == note.patient.account_id for note in notifications
+    )
     assert not Task.objects.filter(patient__account__isnull=True).exists()
 
 

@@ -70,14 +70,6 @@ def is_clinician(user: Any) -> bool:
     return clinical(user)
 
 
-@register.filter
-def confidential_name(value: str) -> str:
-    """A thread's confidential category as staff read it ("Mental health")."""
-    from portal.messaging.confidential import category_name
-
-    return category_name(value) if value else ""
-
-
 @register.inclusion_tag("messaging/staff/includes/overview.html", takes_context=True)
 def inbox_overview(context: template.Context) -> dict[str, Any]:
     """The user's pools with how much waits in each (new and overdue, counted up to a cap)."""

@@ -118,7 +118,9 @@ def test_the_list_pages_oldest_first(world: World, clinic: MessagingWorld) -> No
 # Deciding --------------------------------------------------------------------------------------
 
 
-def test_a_prescriber_in_the_pool_approves_and_the_patient_is_told(world: World, clinic: MessagingWorld) -> None:
+def test_a_prescriber_in_the_pool_approves_and_the_patient_is_told(
+    world: World, clinic: MessagingWorld
+) -> None:
     refill = a_request(world)
     response = as_user(world.clinician).post(url("approve", refill), {"note": "Sent for 90 days."})
     assert response.status_code == 302

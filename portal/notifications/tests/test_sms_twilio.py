@@ -170,7 +170,7 @@ def test_numbers_are_sent_in_e164(typed: str, e164: str) -> None:
         "+12345",
         "507-555-0199 ext 12",
         "+1 507 555 0199 #",
-        "１２３４５６７８９０",  # full-width digits
+        "\uff15\uff10\uff17\uff15\uff15\uff15\uff10\uff11\uff19\uff19",  # full-width digits
         "+15075550199\n+15075550100",
     ],
 )

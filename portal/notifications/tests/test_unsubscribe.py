@@ -214,7 +214,9 @@ def test_pressing_it_when_already_off_changes_and_audits_nothing(world: World) -
 
 def test_the_page_runs_a_bounded_number_of_queries(world: World) -> None:
     _message, path = sent_email(world)
-    assert query_count(lambda: Client().get(path)) <= 8
+    _message, proxys_path = sent_email(world, Kind.MESSAGES, recipient=world.proxy_user)
+    assert query_count(lambda: Client().get(path)) <= 3
+    assert query_count(lambda: Client().get(proxys_path)) <= 4
 
 
 # Who may use it ----------------------------------------------------------------------------
@@ -311,7 +313,7 @@ def test_an_expired_link_sends_the_visitor_to_sign_in(world: World) -> None:
     _message, path = sent_email(world)
     with time_machine.travel(timezone.now() + MAX_AGE - dt.timedelta(minutes=1)):
         assert Client().get(path).status_code == 200
-    assert MAX_AGE == dt.timedelta(days=90)
+    assert MAX_AGE.days == 90
     with time_machine.travel(timezone.now() + MAX_AGE + dt.timedelta(minutes=1)):
         for method in ("get", "post"):
             response = getattr(Client(), method)(path)
