@@ -86,7 +86,9 @@ def compose(request: HttpRequest, access: PatientAccess) -> HttpResponse:
         return _send(request, access)
     wanted = request.GET
     initial = {"topic": wanted.get("topic", ""), "care_team": wanted.get("care_team", "")}
-    chosen = "topic" in wanted and "change" not in wanted
+    # Pressing "Continue" without choosing a topic sends `step` alone: that is a choice
+    # too, so the form says what is missing instead of reloading silently.
+    chosen = ("topic" in wanted or wanted.get("step") == "1") and "change" not in wanted
     step = TopicForm(wanted if chosen else None, access=access, initial=initial)
     if chosen and step.is_valid():
         topic, team = step.cleaned_data["topic"], step.cleaned_data["care_team"]

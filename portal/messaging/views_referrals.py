@@ -71,6 +71,7 @@ def _referrals(access: PatientAccess) -> Any:
     return referrals.select_related(
         "specialty",
         "preferred_campus",
+        "thread__campus",
         "appointment_request__campus",
         "appointment_request__appointment__campus",
     )
@@ -144,6 +145,7 @@ def _referrals_any() -> Any:
         "preferred_campus",
         "requested_by",
         "thread__pool",
+        "thread__campus",
         "appointment_request__campus",
         "appointment_request__appointment__campus",
     )

@@ -38,7 +38,7 @@ FORM_FIELDS = {"name": "new_name"}
 
 
 def _requests_of(access: PatientAccess) -> QuerySet[RefillRequest]:
-    rows = RefillRequest.objects.filter(patient=access.patient).select_related("pharmacy")
+    rows = RefillRequest.objects.filter(patient=access.patient).select_related("pharmacy", "thread__campus")
     if access.hidden_categories:
         # A request for a medication in care kept from this proxy is part of that care,
         # and so is one whose conversation staff marked confidential.

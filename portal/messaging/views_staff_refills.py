@@ -45,7 +45,7 @@ def refill_list(request: HttpRequest) -> HttpResponse:
     statuses = form.statuses() if form.is_bound else list(RefillRequest.OPEN_STATUSES)
     rows = (
         RefillRequest.objects.filter(thread__pool__in=staff_pools(signed_in_user(request)))
-        .select_related("patient", "pharmacy", "thread__pool")
+        .select_related("patient", "pharmacy", "thread__pool", "thread__campus")
         .prefetch_related(Prefetch("items", queryset=RefillItem.objects.order_by("pk")))
     )
     if statuses is not None:

@@ -73,6 +73,16 @@ def message_when(value: dt.datetime | None, campus: Campus | None) -> str:
     return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
 
 
+@register.filter
+def message_day(value: dt.datetime | None, campus: Campus | None) -> str:
+    """The day of a moment at the conversation's campus (else in local time), for dated lists."""
+    if value is None:
+        return ""
+    if campus is not None:
+        return campus_time.date_label(value, campus)
+    return formats.date_format(timezone.localtime(value), "DATE_FORMAT")
+
+
 PATIENT_STATUS = {
     Thread.Status.NEW: "waiting",
     Thread.Status.IN_PROGRESS: "waiting",

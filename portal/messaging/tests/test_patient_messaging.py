@@ -635,3 +635,11 @@ def test_an_appointment_page_offers_to_ask_the_desk(clinic: MessagingWorld) -> N
     visit = book(sw, make_slot(sw, local_moment(clinic.world.campus, 5, 9)))
     page = signed_in(clinic.world).get(reverse("appointments:detail", args=[visit.pk])).content.decode()
     assert f"{reverse('messaging:new')}?topic=appointment&amp;appointment={visit.pk}" in page
+
+
+def test_continuing_without_a_topic_says_what_is_missing(client: Client, world: World) -> None:
+    messaging_world(world)
+    client.force_login(world.alice_user)
+    response = client.get(reverse("messaging:new"), {"step": "1"})
+    assert response.status_code == 200
+    assert b'aria-invalid="true"' in response.content or b"errorlist" in response.content

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import timezone
 
 from portal.audit.actor import Actor
 from portal.audit.models import AuditEvent
+from portal.lib import campus_time
 from portal.messaging import actions_refills
 from portal.messaging.models import Message, Pharmacy, RefillItem, RefillRequest, Thread, Topic
 from portal.messaging.tests.support import access_for, make_pharmacy, messaging_world
@@ -104,7 +105,7 @@ def test_a_medication_waiting_for_an_answer_cannot_be_chosen_again(world: World)
     request_refill(world, lisinopril)
     page = signed_in(world).get(NEW).content.decode()
     assert f'value="{lisinopril.pk}" id="medication-{lisinopril.pk}" disabled' in page
-    today = formats.date_format(timezone.localdate(), "DATE_FORMAT")
+    today = campus_time.date_label(timezone.now(), world.campus)
     assert f"Refill requested on {today}: waiting for your care team." in page
 
 
@@ -483,7 +484,7 @@ def test_the_medication_list_shows_refill_status_and_how_to_ask(world: World) ->
         refill = request_refill(world, med)
         RefillRequest.objects.filter(pk=refill.pk).update(status=status, decided_at=decided_on)
     page = signed_in(world).get(MEDICATIONS).content.decode()
-    when = formats.date_format(timezone.localtime(decided_on), "DATE_FORMAT")
+    when = campus_time.date_label(decided_on, world.campus)
     assert "Refill requested" in page
     assert f"Refill approved {when}" in page and f"Refill denied {when}" in page
     assert "Cannot be refilled online: Controlled." in page
