@@ -38,6 +38,7 @@ from django.utils.http import urlencode
 from benchmarks.history import CLINICIAN_USERNAME, HEAVY_USERNAME
 from benchmarks.inbox_pages import queue_baseline, queue_url, thread_baseline, thread_url
 from portal.accounts.models import User
+from portal.messaging.models import Message, Thread
 from portal.notifications.models import Notification, Task
 from portal.organization.models import Campus, CareTeam, OpeningHours, Practitioner
 from portal.patients.models import CareRelationship, Patient
@@ -107,12 +108,13 @@ class Result:
 
 
 def dashboard_baseline(cursor: Any, patient: Patient, user: User) -> int:
-    """The dashboard's rows in four statements; returns how many statements ran."""
+    """The dashboard's rows in six statements; returns how many statements ran."""
     today = timezone.now().date()
     task, note = Task._meta.db_table, Notification._meta.db_table
     care, team = CareRelationship._meta.db_table, CareTeam._meta.db_table
     campus, hours = Campus._meta.db_table, OpeningHours._meta.db_table
     practitioner = Practitioner._meta.db_table
+    thread, message = Thread._meta.db_table, Message._meta.db_table
     statements: list[tuple[str, list[Any]]] = [
         (
             f"SELECT id, title, detail, link, due_on FROM {task} "
@@ -141,6 +143,20 @@ def dashboard_baseline(cursor: Any, patient: Patient, user: User) -> int:
             f"h.service, h.weekday, h.opens, h.closes FROM {campus} c "
             f"LEFT JOIN {hours} h ON h.campus_id = c.id WHERE c.id = %s",
             [patient.primary_campus_id],
+        ),
+        # The messages card: the latest conversations with their unread replies, then the
+        # capped count of unread replies.
+        (
+            f"SELECT t.id, t.subject, t.topic, t.status, t.last_message_at, "
+            f"(SELECT COUNT(*) FROM {message} m WHERE m.thread_id = t.id AND m.from_staff "
+            f"AND m.read_at IS NULL) FROM {thread} t WHERE t.patient_id = %s AND t.archived_at IS NULL "
+            "ORDER BY t.last_message_at DESC, t.id DESC LIMIT 3",
+            [patient.pk],
+        ),
+        (
+            f"SELECT m.id FROM {message} m JOIN {thread} t ON t.id = m.thread_id "
+            "WHERE t.patient_id = %s AND m.from_staff AND m.read_at IS NULL LIMIT 100",
+            [patient.pk],
         ),
     ]
     for sql, params in statements:

@@ -43,7 +43,12 @@ def referral_list(request: HttpRequest) -> HttpResponse:
     wanted = {key: value for key, value in request.GET.items() if key != "after"}
     form = StaffReferralSearchForm(wanted or None)
     referrals = Referral.objects.filter(thread__pool__in=staff_pools(signed_in_user(request))).select_related(
-        "patient", "specialty", "preferred_campus", "thread__pool", "thread__campus", "appointment_request__campus"
+        "patient",
+        "specialty",
+        "preferred_campus",
+        "thread__pool",
+        "thread__campus",
+        "appointment_request__campus",
     )
     if form.is_bound and form.is_valid():
         referrals = form.apply(referrals)

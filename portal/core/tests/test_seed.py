@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -169,8 +170,9 @@ def test_demo_patient_sees_their_to_dos_on_the_dashboard(client: Client) -> None
 
 
 @pytest.mark.django_db
-def test_demo_command_sets_up_without_serving(settings: Any) -> None:
+def test_demo_command_sets_up_without_serving(settings: Any, tmp_path: Path) -> None:
     settings.PORTAL_SLOT_HORIZON_DAYS = 14  # the slots are tested in scheduling; keep this quick
+    settings.MEDIA_ROOT = tmp_path / "media"  # the demo's message attachment
     call_command("demo", "--no-serve", "--patients", "5", verbosity=0)
     assert Patient.objects.filter(clinic_number__startswith="1000000").count() == 4
     assert Patient.objects.count() == 5 + 4
