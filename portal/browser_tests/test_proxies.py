@@ -206,7 +206,7 @@ def test_a_patient_edits_their_details(page: Page, world: World, log_in_recently
     check_page(page)
 
     page.get_by_role("link", name="Change how we contact you").click()
-    page.get_by_label("Text me appointment reminders and alerts").check()
+    page.get_by_label("Send me text messages").check()
     page.get_by_label(re.compile("^I agree to receive text messages")).check()
     page.get_by_role("button", name="Save preferences").click()
     expect(page.get_by_text(re.compile("Text messages: on, to 507-555-0199"))).to_be_visible()

@@ -23,14 +23,14 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import select_template
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_safe
 
 from portal.accounts.models import User, signed_in_user
 from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
 from portal.messaging import roles, staff_actions
 from portal.messaging.access import require_thread, staff_pools
-from portal.messaging.actions import Draft, MessageRefused, do_mark_thread_read, do_reply
+from portal.messaging.actions import Draft, do_mark_thread_read
 from portal.messaging.confidential import category_name
 from portal.messaging.downloads import attachment_response
 from portal.messaging.forms_inbox import (
@@ -48,7 +48,6 @@ from portal.messaging.forms_inbox import (
     StatusForm,
 )
 from portal.messaging.models import Attachment, Message, ReplyTemplate, StaffNote, Thread
-from portal.messaging.staff_actions import staff_name
 from portal.organization.models import CareTeam
 from portal.patients.access import PatientAccess, Role, pool_access, record_read, refuse, require_patient
 from portal.patients.models import Scope
@@ -367,7 +366,13 @@ def _templates(thread: Thread) -> list[ReplyTemplate]:
     return list(staff_actions.reply_templates(thread.pool))
 
 
-def _thread_page(
+def back_to_thread(request: HttpRequest, thread: Thread, text: str) -> HttpResponse:
+    """After an action: the thread again, with what was done."""
+    messages.success(request, text)
+    return redirect("inbox:thread", thread_id=thread.pk)
+
+
+def thread_page(
     request: HttpRequest,
     thread: Thread,
     access: PatientAccess,
@@ -418,123 +423,7 @@ def thread(request: HttpRequest, thread_id: int) -> HttpResponse:
     """One conversation: messages and internal notes, the patient beside it, and the actions."""
     found, access = require_thread(request, thread_id, side="staff")
     do_mark_thread_read(Actor.from_request(request), access, found)
-    return _thread_page(request, found, access)
-
-
-def _done(request: HttpRequest, thread: Thread, text: str) -> HttpResponse:
-    messages.success(request, text)
-    return redirect("inbox:thread", thread_id=thread.pk)
-
-
-@staff_page
-@require_POST
-def reply(request: HttpRequest, thread_id: int) -> HttpResponse:
-    found, access = require_thread(request, thread_id, side="staff")
-    form = ReplyForm(request.POST, request.FILES)
-    if not form.is_valid():
-        return _thread_page(request, found, access, forms={"reply": form}, status=400)
-    draft = Draft(body=form.cleaned_data["body"], files=form.cleaned_data["attachments"])
-    try:
-        do_reply(Actor.from_request(request), access, found, draft, status=form.cleaned_data["status"])
-    except MessageRefused as refusal:
-        return _thread_page(request, found, access, forms={"reply": form}, problem=str(refusal), status=400)
-    return _done(request, found, _("Reply sent. The patient has been told there is a new message."))
-
-
-@staff_page
-@require_POST
-def note(request: HttpRequest, thread_id: int) -> HttpResponse:
-    found, access = require_thread(request, thread_id, side="staff")
-    form = NoteForm(request.POST)
-    if not form.is_valid():
-        return _thread_page(request, found, access, forms={"note": form}, status=400)
-    try:
-        staff_actions.do_add_staff_note(Actor.from_request(request), access, found, form.cleaned_data["body"])
-    except staff_actions.InboxRefused as refusal:
-        return _thread_page(request, found, access, forms={"note": form}, problem=refusal.message, status=400)
-    return _done(request, found, _("Internal note added. Only staff can see it."))
-
-
-@staff_page
-@require_POST
-def assign(request: HttpRequest, thread_id: int) -> HttpResponse:
-    found, access = require_thread(request, thread_id, side="staff")
-    form = AssignForm(request.POST, members=staff_actions.assignable_members(found))
-    if not form.is_valid():
-        return _thread_page(request, found, access, forms={"assign": form}, status=400)
-    assignee = form.cleaned_data["assignee"]
-    try:
-        staff_actions.do_assign_thread(Actor.from_request(request), access, found, assignee)
-    except staff_actions.InboxRefused as refusal:
-        return _thread_page(
-            request, found, access, forms={"assign": form}, problem=refusal.message, status=400
-        )
-    if assignee is None:
-        return _done(request, found, _("Nobody has this conversation now."))
-    return _done(request, found, _("Assigned to %(name)s.") % {"name": staff_name(assignee)})
-
-
-@staff_page
-@require_POST
-def set_status(request: HttpRequest, thread_id: int) -> HttpResponse:
-    found, access = require_thread(request, thread_id, side="staff")
-    form = StatusForm(request.POST)
-    if not form.is_valid():
-        return _thread_page(request, found, access, forms={"status": form}, status=400)
-    try:
-        changed = staff_actions.do_set_thread_status(
-            Actor.from_request(request), access, found, form.cleaned_data["status"]
-        )
-    except staff_actions.InboxRefused as refusal:
-        return _thread_page(
-            request, found, access, forms={"status": form}, problem=refusal.message, status=400
-        )
-    return _done(request, found, _("Status: %(status)s.") % {"status": changed.get_status_display()})
-
-
-@staff_page
-@require_POST
-def move(request: HttpRequest, thread_id: int) -> HttpResponse:
-    found, access = require_thread(request, thread_id, side="staff")
-    form = MoveForm(request.POST, pools=roles.move_targets(found))
-    if not form.is_valid():
-        return _thread_page(request, found, access, forms={"move": form}, status=400)
-    pool = form.cleaned_data["pool"]
-    try:
-        staff_actions.do_move_thread(
-            Actor.from_request(request), access, found, pool, form.cleaned_data["reason"]
-        )
-    except staff_actions.InboxRefused as refusal:
-        return _thread_page(request, found, access, forms={"move": form}, problem=refusal.message, status=400)
-    messages.success(request, _("Moved to %(pool)s. Its members have been told.") % {"pool": pool.name})
-    if pool.members.filter(user=request.user, active=True).exists():
-        return redirect("inbox:thread", thread_id=found.pk)
-    return redirect("inbox:queue")
-
-
-@staff_page
-@require_POST
-def set_sensitivity(request: HttpRequest, thread_id: int) -> HttpResponse:
-    """Mark the conversation as part of a confidential category of care, or clear the mark."""
-    found, access = require_thread(request, thread_id, side="staff")
-    form = SensitivityForm(request.POST)
-    if not form.is_valid():
-        return _thread_page(request, found, access, forms={"sensitivity": form}, status=400)
-    try:
-        changed = staff_actions.do_set_thread_sensitivity(
-            Actor.from_request(request), access, found, form.cleaned_data["sensitivity"]
-        )
-    except staff_actions.InboxRefused as refusal:
-        return _thread_page(
-            request, found, access, forms={"sensitivity": form}, problem=refusal.message, status=400
-        )
-    if changed.sensitivity:
-        text = _("Marked confidential: %(category)s. A parent of a patient aged 12 to 17 no longer sees it.")
-        return _done(request, found, text % {"category": category_name(changed.sensitivity)})
-    return _done(request, found, _("The conversation is no longer marked confidential."))
-
-
-# Attachments -----------------------------------------------------------------------------
+    return thread_page(request, found, access)
 
 
 @staff_page
@@ -590,7 +479,7 @@ def start(request: HttpRequest, patient_id: int) -> HttpResponse:
         except staff_actions.InboxRefused as refusal:
             problem = refusal.message
         else:
-            return _done(
+            return back_to_thread(
                 request, started, _("Message sent. The patient has been told there is a new message.")
             )
     record_read(request, reached, "patient.view")

@@ -68,6 +68,11 @@ class RefillRequest(models.Model):
     def __str__(self) -> str:
         return f"Refill request {self.pk} for {self.patient}"
 
+    @property
+    def campus(self) -> Campus | None:
+        """Where its times are shown: the campus of its conversation, if it has one."""
+        return self.thread.campus if self.thread is not None else None
+
 
 class RefillItem(models.Model):
     """One medication in a refill request; its name is kept as it read when asked for."""
@@ -134,3 +139,10 @@ class Referral(models.Model):
 
     def __str__(self) -> str:
         return f"Referral {self.pk} to {self.specialty} for {self.patient}"
+
+    @property
+    def campus(self) -> Campus | None:
+        """Where its times are shown: its conversation's campus, else the preferred one."""
+        if self.thread is not None and self.thread.campus is not None:
+            return self.thread.campus
+        return self.preferred_campus
