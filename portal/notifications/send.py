@@ -138,8 +138,10 @@ def queue_outbound(
         texted = sms_recipient(patient)
         if texted is not None and any(user.pk == texted.pk for user in users):
             queued += queue(texted, patient, OutboxMessage.Channel.SMS, kind, key, subject, body, link, when)
-    if queued:
-        outbox.deliver_later(when) if when > timezone.now() else outbox.deliver_soon()
+    if queued and when > timezone.now():
+        outbox.deliver_later(when)
+    elif queued:
+        outbox.deliver_soon()
     return queued
 
 
