@@ -10,12 +10,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.lib.uploads import CheckedFile
 from portal.messaging import routing
@@ -28,6 +31,9 @@ from portal.patients.access import PatientAccess, record_write
 from portal.patients.models import Scope
 from portal.records.models import ResultReport
 from portal.scheduling.models import Appointment
+
+# A send-once key already used for something else: only a stale or crafted form does that.
+RESENT = gettext_lazy("This form was already used to send a message. Reload the page and write again.")
 
 
 class MessageRefused(Exception):
@@ -42,6 +48,8 @@ class Draft:
     files: Sequence[CheckedFile] = ()
     result: ResultReport | None = None
     appointment: Appointment | None = None
+    # The form's send-once key ("" when there is none): see `Message.client_key`.
+    client_key: str = ""
 
 
 @transaction.atomic
@@ -63,6 +71,11 @@ def do_start_thread(
     """
     if access.is_staff_access or not access.allows(Scope.MESSAGE):
         raise MessageRefused(_("You cannot send messages for this patient."))
+    earlier = already_sent(access.user, draft)
+    if earlier is not None and earlier.thread.patient_id == access.patient.pk:
+        return earlier.thread
+    if earlier is not None:
+        raise MessageRefused(RESENT)
     if (
         care_team is not None
         and not routing.patient_care_teams(access.patient).filter(pk=care_team.pk).exists()
@@ -114,6 +127,11 @@ def do_reply(
     """
     if not access.allows(Scope.MESSAGE) or access.patient.pk != thread.patient_id:
         raise MessageRefused(_("You cannot send messages for this patient."))
+    earlier = already_sent(access.user, draft)
+    if earlier is not None and earlier.thread_id == thread.pk:
+        return earlier
+    if earlier is not None:
+        raise MessageRefused(RESENT)
     _check_links(access, draft)
     thread = (
         # Only the thread row is locked: PostgreSQL cannot lock the nullable side of the
@@ -175,6 +193,13 @@ def _check_links(access: PatientAccess, draft: Draft) -> None:
             raise MessageRefused(_("Choose one of your own results or appointments."))
 
 
+def already_sent(user: User | Any, draft: Draft) -> Message | None:
+    """The message this user already sent from the same form, if the form was sent before."""
+    if not draft.client_key:
+        return None
+    return Message.objects.select_related("thread").filter(author=user, client_key=draft.client_key).first()
+
+
 def add_message(thread: Thread, access: PatientAccess, draft: Draft, now: dt.datetime) -> Message:
     """Store one message and its attachments (inside the caller's transaction)."""
     message = Message.objects.create(
@@ -185,6 +210,7 @@ def add_message(thread: Thread, access: PatientAccess, draft: Draft, now: dt.dat
         created_at=now,
         result=draft.result,
         appointment=draft.appointment,
+        client_key=draft.client_key,
     )
     for checked in draft.files:
         attachment = Attachment(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -110,7 +111,24 @@ def check_attachments(uploads: Sequence[UploadedFile]) -> list[CheckedFile]:
     return checked
 
 
-class ReplyForm(forms.Form):
+CLIENT_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+class SentOnce(forms.Form):
+    """Carries a random key from the page to the send, so a form sent twice stores one message."""
+
+    client_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["client_key"].initial = uuid.uuid4().hex
+
+    def clean_client_key(self) -> str:
+        key = self.cleaned_data.get("client_key") or ""
+        return key if CLIENT_KEY.fullmatch(key) else ""
+
+
+class ReplyForm(SentOnce):
     """A reply in a conversation: text and files."""
 
     body = forms.CharField(
@@ -200,7 +218,7 @@ def _appointment_label(appointment: Appointment) -> str:
     return f"{appointment.visit_type.name}, {formats.date_format(when, 'DATE_FORMAT')} ({appointment.campus.name})"
 
 
-class MessageForm(TopicForm):
+class MessageForm(TopicForm, SentOnce):
     """Step two: the message itself, with the step-one choices carried along unseen."""
 
     subject = forms.CharField(

@@ -7,12 +7,14 @@ same audited 404 as a missing one. Views parse, authorize, call one action and r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
+from django.db import IntegrityError
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -121,15 +123,20 @@ def _send(request: HttpRequest, access: PatientAccess) -> HttpResponse:
             files=data["attachments"],
             result=data["result"],
             appointment=data["appointment"],
+            client_key=data["client_key"],
         )
         try:
-            thread = actions.do_start_thread(
-                Actor.from_request(request),
-                access,
-                topic=data["topic"],
-                care_team=data["care_team"],
-                subject=data["subject"],
-                draft=draft,
+            thread = _sent_once(
+                request,
+                draft,
+                lambda: actions.do_start_thread(
+                    Actor.from_request(request),
+                    access,
+                    topic=data["topic"],
+                    care_team=data["care_team"],
+                    subject=data["subject"],
+                    draft=draft,
+                ),
             )
         except actions.MessageRefused as refusal:
             form.add_error(None, str(refusal))
@@ -146,6 +153,19 @@ def _send(request: HttpRequest, access: PatientAccess) -> HttpResponse:
         return _step_one(request, access, step, status=400)
     topic = form.cleaned_data.get("topic", "")
     return _step_two(request, access, form, topic, form.pool, status=400)
+
+
+def _sent_once(request: HttpRequest, draft: actions.Draft, send: Callable[[], Thread | Message]) -> Thread:
+    """Send, and give the conversation; a second copy of the same form racing the first
+    loses on the database's unique key and gets the first's conversation instead."""
+    try:
+        sent = send()
+    except IntegrityError:
+        earlier = actions.already_sent(request.user, draft)
+        if earlier is None:
+            raise
+        return earlier.thread
+    return sent.thread if isinstance(sent, Message) else sent
 
 
 def _step_one(
@@ -225,9 +245,14 @@ def reply(request: HttpRequest, access: PatientAccess, thread_id: int) -> HttpRe
     conversation, access = require_thread(request, thread_id)
     form = ReplyForm(request.POST, request.FILES)
     if form.is_valid():
-        draft = actions.Draft(body=form.cleaned_data["body"], files=form.cleaned_data["attachments"])
+        data = form.cleaned_data
+        draft = actions.Draft(body=data["body"], files=data["attachments"], client_key=data["client_key"])
         try:
-            actions.do_reply(Actor.from_request(request), access, conversation, draft)
+            _sent_once(
+                request,
+                draft,
+                lambda: actions.do_reply(Actor.from_request(request), access, conversation, draft),
+            )
         except actions.MessageRefused as refusal:
             form.add_error(None, str(refusal))
         else:

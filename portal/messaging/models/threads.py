@@ -116,9 +116,19 @@ class Message(models.Model):
     appointment = models.ForeignKey(
         "scheduling.Appointment", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # A random key the compose and reply forms carry: the same form sent twice (a double
+    # click, a reload after a slow answer) stores one message.
+    client_key = models.CharField(max_length=32, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["author", "client_key"],
+                condition=~models.Q(client_key=""),
+                name="msg_message_sent_once",
+            ),
+        ]
         indexes = [
             models.Index(fields=["thread", "created_at", "id"], name="msg_message_thread"),
             models.Index(fields=["thread", "from_staff", "read_at"], name="msg_message_unread"),

@@ -643,3 +643,31 @@ def test_continuing_without_a_topic_says_what_is_missing(client: Client, world: 
     response = client.get(reverse("messaging:new"), {"step": "1"})
     assert response.status_code == 200
     assert b'aria-invalid="true"' in response.content or b"errorlist" in response.content
+
+
+def test_the_same_form_sent_twice_stores_one_message(clinic: MessagingWorld) -> None:
+    world = clinic.world
+    client = signed_in(world)
+    page = client.get(new_url(topic="medical")).content.decode()
+    key = re.search(r'name="client_key" value="([0-9a-f]{32})"', page)
+    assert key is not None
+    data = compose(world, client_key=key.group(1))
+    first, second = client.post(reverse("messaging:new"), data), client.post(reverse("messaging:new"), data)
+    assert first.status_code == second.status_code == 302
+    assert first["Location"] == second["Location"]
+    assert Thread.objects.count() == 1 and Message.objects.count() == 1
+
+    thread = Thread.objects.get()
+    reply = {"body": "One more thing.", "client_key": "b" * 32}
+    for _attempt in range(2):
+        assert client.post(reverse("messaging:reply", args=[thread.pk]), reply).status_code == 302
+    assert thread.messages.count() == 2
+    # A key already used in another conversation is refused there, and a malformed key ignored.
+    other = start_thread(world)
+    refused = client.post(reverse("messaging:reply", args=[other.pk]), reply)
+    assert refused.status_code == 400 and "already used" in refused.content.decode()
+    assert other.messages.count() == 1
+    junk = {"body": "Twice?", "client_key": "not-a-key"}
+    for _attempt in range(2):
+        client.post(reverse("messaging:reply", args=[other.pk]), junk)
+    assert other.messages.filter(body="Twice?").count() == 2
