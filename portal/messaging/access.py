@@ -20,7 +20,7 @@ from portal.messaging.confidential import hidden_from
 from portal.messaging.models import Message, Thread
 from portal.organization.models import CareTeam
 from portal.patients.access import PatientAccess, filter_confidential, pool_access, refuse, require_object
-from portal.patients.models import Scope
+from portal.patients.models import ProxyGrant, Scope
 
 Side = Literal["patient", "staff"]
 
@@ -55,6 +55,18 @@ def staff_pools(user: User | Any) -> QuerySet[CareTeam]:
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_workforce", False):
         return CareTeam.objects.none()
     return CareTeam.objects.filter(members__user=user, members__active=True).distinct()
+
+
+def pool_workers(thread: Thread) -> QuerySet[User]:
+    """Active members of the thread's pool who may work it: not the patient, nor anyone
+    holding a proxy grant for them (`pool_access` refuses those), in one query."""
+    family = ProxyGrant.objects.active().filter(patient_id=thread.patient_id).values("grantee_id")
+    members = User.objects.filter(
+        practitioner__care_teams=thread.pool_id, practitioner__active=True, is_active=True
+    ).exclude(pk__in=family)
+    if thread.patient.account_id is not None:
+        members = members.exclude(pk=thread.patient.account_id)
+    return members.distinct()
 
 
 def require_thread(

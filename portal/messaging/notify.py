@@ -7,10 +7,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from portal.accounts.models import User
+from portal.messaging.access import pool_workers
 from portal.messaging.models import Message, Thread
 from portal.notifications.models import Kind
 from portal.notifications.send import notify_patient, notify_staff
-from portal.patients.access import is_on_patient_side
 
 
 def tell_patient_side(thread: Thread, message: Message) -> int:
@@ -39,12 +39,7 @@ def pool_people(thread: Thread) -> list[User]:
     """
     if thread.assigned_to is not None and thread.assigned_to.is_active:
         return [thread.assigned_to]
-    members = (
-        User.objects.filter(practitioner__care_teams=thread.pool, practitioner__active=True, is_active=True)
-        .distinct()
-        .order_by("pk")
-    )
-    return [user for user in members if not is_on_patient_side(user, thread.patient)]
+    return list(pool_workers(thread).order_by("pk"))
 
 
 def tell_staff_side(thread: Thread, message: Message) -> int:

@@ -20,14 +20,15 @@ from django.utils.translation import gettext as _
 from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.messaging import roles
+from portal.messaging.access import pool_workers
 from portal.messaging.actions import Draft, add_message
 from portal.messaging.confidential import category
 from portal.messaging.models import ReplyTemplate, StaffNote, Thread, Topic
 from portal.messaging.notify import tell_patient_side
 from portal.notifications.send import notify_staff
 from portal.organization.models import CareTeam
-from portal.patients.access import PatientAccess, is_on_patient_side, record_write
-from portal.patients.models import ProxyGrant, Scope
+from portal.patients.access import PatientAccess, record_write
+from portal.patients.models import Scope
 
 NOTE_MAX_LENGTH = 4000
 MOVE_REASON_MIN_LENGTH = 5
@@ -54,11 +55,11 @@ def pool_members(pool: CareTeam) -> QuerySet[User]:
 
 def assignable_members(thread: Thread) -> list[User]:
     """Pool members the thread may go to: not the patient, nor anyone who acts for them."""
-    family = ProxyGrant.objects.active().filter(patient_id=thread.patient_id).values("grantee_id")
-    members = pool_members(thread.pool).exclude(pk__in=family)
-    if thread.patient.account_id is not None:
-        members = members.exclude(pk=thread.patient.account_id)
-    return list(members)
+    return list(
+        pool_workers(thread)
+        .select_related("practitioner")
+        .order_by("practitioner__family_name", "practitioner__given_name", "pk")
+    )
 
 
 def reply_templates(pool: CareTeam) -> QuerySet[ReplyTemplate]:
@@ -134,8 +135,7 @@ def do_assign_thread(actor: Actor, access: PatientAccess, thread: Thread, assign
     thread = _locked_for(access, thread)
     if thread.status == Thread.Status.CLOSED:
         raise InboxRefused(_("This conversation is closed. Reopen it before assigning it."))
-    in_pool = assignee is not None and pool_members(thread.pool).filter(pk=assignee.pk).exists()
-    if assignee is not None and (not in_pool or is_on_patient_side(assignee, thread.patient)):
+    if assignee is not None and not pool_workers(thread).filter(pk=assignee.pk).exists():
         raise InboxRefused(_("Choose someone who works in this pool."))
     previous = thread.assigned_to_id
     if previous == (assignee.pk if assignee else None):
