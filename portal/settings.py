@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "portal.records",
     "portal.scheduling",
     "portal.messaging",
+    "portal.billing",
     "portal.fhir",
     "portal.core",
 ]
@@ -407,6 +408,38 @@ TWILIO_FROM_NUMBER = env_str("TWILIO_FROM_NUMBER")
 PORTAL_DEMO_MAILBOX = env_bool("PORTAL_DEMO_MAILBOX", default=not PRODUCTION)
 if PRODUCTION and PORTAL_DEMO_MAILBOX:
     raise ConfigError("PORTAL_DEMO_MAILBOX shows every email sent; it cannot be on in production")
+
+# Billing. The card processor: "sandbox" (the local test processor, never in production)
+# or "stripe" (STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY).
+PORTAL_PAYMENT_GATEWAY = env_str("PORTAL_PAYMENT_GATEWAY", "" if PRODUCTION else "sandbox")
+if PRODUCTION and PORTAL_PAYMENT_GATEWAY == "sandbox":
+    raise ConfigError("the sandbox payment gateway takes no real money; it cannot be used in production")
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
+# How long the sandbox's "fails after a delay" test card waits before failing.
+PORTAL_SANDBOX_FAIL_DELAY_SECONDS = float(
+    env_str("PORTAL_SANDBOX_FAIL_DELAY_SECONDS", "0.2" if PORTAL_ENV == "test" else "3")
+)
+# Days between a statement and its due date.
+PORTAL_STATEMENT_DUE_DAYS = env_int("PORTAL_STATEMENT_DUE_DAYS", 30)
+# Payment plans: the smallest balance a plan may cover, the smallest monthly instalment,
+# the most months, and how many days before each instalment its notice goes out.
+PORTAL_PLAN_MIN_BALANCE_CENTS = env_int("PORTAL_PLAN_MIN_BALANCE_CENTS", 100_00)
+PORTAL_PLAN_MIN_INSTALMENT_CENTS = env_int("PORTAL_PLAN_MIN_INSTALMENT_CENTS", 25_00)
+PORTAL_PLAN_MAX_MONTHS = env_int("PORTAL_PLAN_MAX_MONTHS", 12)
+PORTAL_PLAN_NOTICE_DAYS = env_int("PORTAL_PLAN_NOTICE_DAYS", 3)
+# A bill this much above its Good Faith Estimate may be disputed (No Surprises Act: $400).
+PORTAL_GFE_DISPUTE_THRESHOLD_CENTS = env_int("PORTAL_GFE_DISPUTE_THRESHOLD_CENTS", 400_00)
+# How the clinic takes payment by bank transfer and by post, shown on the pay page.
+PORTAL_PAYEE_NAME = env_str("PORTAL_PAYEE_NAME", "Clinic Patient Accounts")
+PORTAL_WIRE_BANK = env_str("PORTAL_WIRE_BANK", "First Example Bank, 100 Main Street, Rochester, MN 55901")
+PORTAL_WIRE_ROUTING = env_str("PORTAL_WIRE_ROUTING", "091000019")
+PORTAL_WIRE_ACCOUNT = env_str("PORTAL_WIRE_ACCOUNT", "000123456789")
+PORTAL_WIRE_SWIFT = env_str("PORTAL_WIRE_SWIFT", "FEXBUS44")
+PORTAL_CHECK_ADDRESS = env_str(
+    "PORTAL_CHECK_ADDRESS", "Clinic Patient Accounts, PO Box 1000, Rochester, MN 55903-1000"
+)
+PORTAL_BILLING_PHONE = env_str("PORTAL_BILLING_PHONE", "+1 507-555-0199")
 
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105

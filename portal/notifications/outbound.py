@@ -36,6 +36,22 @@ OUTBOUND: dict[tuple[str, str], tuple[str, str]] = {
         gettext_noop("Billing news in your patient portal"),
         gettext_noop("There is news about your bills or payments in the patient portal."),
     ),
+    (Kind.BILLING, "receipt"): (
+        gettext_noop("Thank you for your payment"),
+        gettext_noop("We received a payment. Your receipt is in the patient portal."),
+    ),
+    (Kind.BILLING, "statement"): (
+        gettext_noop("A new statement is ready"),
+        gettext_noop("A new billing statement is ready in the patient portal."),
+    ),
+    (Kind.BILLING, "payment_failed"): (
+        gettext_noop("A scheduled payment did not go through"),
+        gettext_noop("A scheduled payment could not be taken. Sign in to the patient portal to see what to do."),
+    ),
+    (Kind.BILLING, "plan_notice"): (
+        gettext_noop("A scheduled payment is coming up"),
+        gettext_noop("A payment plan instalment will be charged soon. Details are in the patient portal."),
+    ),
 }
 
 STAFF_OUTBOUND: tuple[str, str] = (

@@ -1,0 +1,361 @@
+"""Taking a payment so that it charges once, whatever happens around it.
+
+A payment attempt is named by its idempotency key (the pay form's hidden field, or
+`plan-<instalment>-<attempt>` for the worker). The steps:
+
+1. **Claim** the key: insert a `Payment` row (pending) for it, or find the one already
+   there. The same key with another amount, account or payer is refused. A final
+   payment is returned as it is: a double click or a reload shows the same result.
+2. **Ask the gateway** with the same key. Gateways answer a repeated key with the
+   charge they already made, so two requests racing on one key, or a retry after the
+   process died between the gateway's charge and our record, find one charge.
+3. **Record** the answer under a lock: only a pending (or bank-check) payment changes,
+   and only then is the ledger posted (also unique per payment in the database).
+
+A gateway that does not answer leaves the payment pending; a retry with its key, or
+`reconcile_pending` run by the worker, asks again and records what really happened.
+A declined or failed charge changes no balance and says why in plain words.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from portal.audit.actor import Actor
+from portal.audit.log import record
+from portal.audit.models import AuditEvent
+from portal.billing import ledger
+from portal.billing.gateways.base import (
+    ChargeResult,
+    ChargeStatus,
+    Gateway,
+    GatewayError,
+    GatewayUnavailable,
+    SavedMethod,
+)
+from portal.billing.gateways.registry import gateway as configured_gateway
+from portal.billing.models import Account, Funding, LedgerEntry, Payment, SavedCard, Statement
+from portal.lib.money import MAX_CENTS, format_cents
+from portal.notifications.models import Kind
+from portal.notifications.send import notify_patient
+from portal.patients.access import PatientAccess, record_write
+from portal.patients.models import Scope
+
+KEY_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,80}$")
+Status = Payment.Status
+
+# What a decline means, for the payer. Every one says whether money moved.
+DECLINE_WORDS = {
+    "card_declined": gettext_lazy(
+        "Your bank declined this card. You have not been charged. Try another card or call your bank."
+    ),
+    "insufficient_funds": gettext_lazy(
+        "The card does not have enough money available. You have not been charged."
+    ),
+    "expired_card": gettext_lazy("The card has expired. You have not been charged."),
+    "incorrect_cvc": gettext_lazy("The security code is not right. You have not been charged."),
+    "authentication_required": gettext_lazy(
+        "Your bank wants to confirm this payment with you. You have not been charged; pay online to confirm it."
+    ),
+    "authentication_failed": gettext_lazy("Your bank's check was not completed. You have not been charged."),
+    "processing_error": gettext_lazy(
+        "The card processor had a problem and did not take the payment. You have not been charged; please try again."
+    ),
+}
+GENERIC_DECLINE = gettext_lazy("The payment did not go through. You have not been charged.")
+
+
+class PaymentRefused(Exception):
+    """The payment cannot be taken; the text says why, for the payer. Nothing was charged."""
+
+
+@dataclass(frozen=True)
+class PaymentRequest:
+    """What the payer chose: how much, with what, and the attempt's key."""
+
+    amount_cents: int
+    idempotency_key: str
+    token: str = ""
+    saved_card: SavedCard | None = None
+    save_card: bool = False
+    funding: str = Funding.UNKNOWN
+    statement: Statement | None = None
+    source: str = Payment.Source.PORTAL
+
+
+def decline_words(code: str) -> str:
+    return str(DECLINE_WORDS.get(code, GENERIC_DECLINE))
+
+
+def do_pay(
+    actor: Actor,
+    access: PatientAccess,
+    request: PaymentRequest,
+    *,
+    return_url: str = "",
+    off_session: bool = False,
+    gateway: Gateway | None = None,
+) -> Payment:
+    """Take (or find) the payment named by the request's key; see the module docstring."""
+    if not access.allows(Scope.BILLING):
+        raise PaymentRefused(_("You cannot pay bills for this patient."))
+    _check_request(request)
+    account = ledger.account_for(access.patient)
+    gateway = gateway or configured_gateway()
+    payment = _claim(actor, access, account, request, gateway.name)
+    if payment.status != Status.PENDING:
+        return payment
+    try:
+        result = _ask(gateway, payment, request, return_url, off_session, actor)
+    except GatewayUnavailable:
+        # Unknown whether the card was charged: stay pending; a retry or the worker finds out.
+        return payment
+    except GatewayError as error:
+        result = ChargeResult(status=ChargeStatus.FAILED, decline_code="gateway_error", message=str(error))
+    return record_result(actor, payment, result)
+
+
+def _check_request(request: PaymentRequest) -> None:
+    if not KEY_FORMAT.match(request.idempotency_key or ""):
+        raise PaymentRefused(_("This payment form has expired. Reload the page and try again."))
+    if not 0 < request.amount_cents <= MAX_CENTS:
+        raise PaymentRefused(_("Enter an amount more than $0.00."))
+    if not request.token and request.saved_card is None:
+        raise PaymentRefused(_("Enter a card, or choose a saved card."))
+
+
+def _claim(
+    actor: Actor, access: PatientAccess, account: Account, request: PaymentRequest, gateway_name: str
+) -> Payment:
+    """The payment row for the key: new and pending, or the one an earlier try made."""
+    earlier = Payment.objects.filter(idempotency_key=request.idempotency_key).first()
+    if earlier is None:
+        try:
+            with transaction.atomic():
+                _check_amount(account, request)
+                payment = Payment.objects.create(
+                    account=account,
+                    idempotency_key=request.idempotency_key,
+                    amount_cents=request.amount_cents,
+                    statement=request.statement,
+                    source=request.source,
+                    gateway=gateway_name,
+                    funding=request.funding,
+                    saved_card=request.saved_card,
+                    brand=request.saved_card.brand if request.saved_card else "",
+                    last4=request.saved_card.last4 if request.saved_card else "",
+                    created_by=actor.user,
+                )
+                record_write(
+                    actor,
+                    access,
+                    "billing.payment_start",
+                    obj=payment,
+                    detail={"amount_cents": payment.amount_cents, "source": payment.source},
+                )
+                return payment
+        except IntegrityError:
+            # Another request with this key won the insert a moment ago.
+            earlier = Payment.objects.get(idempotency_key=request.idempotency_key)
+    if (
+        earlier.account_id != account.pk
+        or earlier.amount_cents != request.amount_cents
+        or earlier.created_by_id != (actor.user.pk if actor.user else None)
+    ):
+        raise PaymentRefused(
+            _("This payment form was already used for a different payment. Reload the page to start again.")
+        )
+    return earlier
+
+
+def _check_amount(account: Account, request: PaymentRequest) -> None:
+    """A new payment may not be more than is owed (a plan instalment is checked by its plan)."""
+    current = ledger.locked(account)
+    if request.source == Payment.Source.PORTAL and request.amount_cents > current.balance_cents:
+        raise PaymentRefused(
+            _("That is more than you owe (%(balance)s). Enter a smaller amount.")
+            % {"balance": format_cents(max(current.balance_cents, 0))}
+        )
+
+
+def _ask(
+    gateway: Gateway,
+    payment: Payment,
+    request: PaymentRequest,
+    return_url: str,
+    off_session: bool,
+    actor: Actor,
+) -> ChargeResult:
+    saved = None
+    if request.saved_card is not None:
+        card = request.saved_card
+        saved = SavedMethod(
+            card.method_ref,
+            card.customer_ref,
+            card.brand,
+            card.last4,
+            card.exp_month,
+            card.exp_year,
+            card.funding,
+        )
+    customer = ""
+    if request.save_card and actor.user is not None:
+        customer = (
+            SavedCard.objects.filter(owner=actor.user, gateway=gateway.name)
+            .exclude(customer_ref="")
+            .values_list("customer_ref", flat=True)
+            .first()
+            or ""
+        )
+    return gateway.charge(
+        amount_cents=payment.amount_cents,
+        idempotency_key=payment.idempotency_key,
+        token=request.token,
+        saved=saved,
+        description=_("Payment on account %(number)s") % {"number": payment.account.number},
+        return_url=return_url,
+        off_session=off_session,
+        save_for_later=request.save_card and not saved,
+        customer_ref=customer,
+    )
+
+
+def record_result(actor: Actor, payment: Payment, result: ChargeResult) -> Payment:
+    """Record the gateway's answer once: later answers for a final payment change nothing."""
+    with transaction.atomic():
+        current = Payment.objects.select_for_update().select_related("account__patient").get(pk=payment.pk)
+        if current.is_final or (current.status == result.status == Status.REQUIRES_ACTION):
+            return current
+        now = timezone.now()
+        current.gateway_ref = result.reference or current.gateway_ref
+        current.brand = result.brand or current.brand
+        current.last4 = result.last4 or current.last4
+        if result.funding and result.funding != Funding.UNKNOWN:
+            current.funding = result.funding
+        if result.status == ChargeStatus.SUCCEEDED:
+            _succeed(actor, current, result, now)
+        elif result.status == ChargeStatus.REQUIRES_ACTION:
+            current.status = Status.REQUIRES_ACTION
+            current.next_action_url = result.next_action_url
+        else:
+            current.status = Status.DECLINED if result.status == ChargeStatus.DECLINED else Status.FAILED
+            current.failure_code = result.decline_code[:40]
+            current.failure_message = decline_words(result.decline_code)[:300]
+            current.completed_at = now
+        current.save()
+        _audit_result(actor, current)
+    return current
+
+
+def _succeed(actor: Actor, payment: Payment, result: ChargeResult, now: dt.datetime) -> None:
+    payment.status = Status.SUCCEEDED
+    payment.completed_at = now
+    payment.next_action_url = ""
+    payment.receipt_number = f"R{now:%Y%m%d}-{payment.pk:07d}"
+    if result.saved_method is not None and payment.saved_card_id is None and payment.created_by_id:
+        payment.saved_card = _keep_card(payment, result.saved_method)
+    ledger.post(
+        payment.account,
+        LedgerEntry.Kind.PAYMENT,
+        payment.amount_cents,
+        description=_("Card payment %(brand)s ending %(last4)s")
+        % {"brand": payment.brand or _("card"), "last4": payment.last4 or "????"},
+        payment=payment,
+        posted_by=actor.user,
+    )
+    link = reverse("billing:payment", args=[payment.pk])
+    amount = format_cents(payment.amount_cents)
+    notify_patient(
+        payment.account.patient,
+        kind=Kind.BILLING,
+        key=f"billing.receipt:{payment.pk}",
+        link=link,
+        compose=lambda: (
+            _("Payment received"),
+            _("Thank you. We received your payment of %(amount)s. Your receipt is ready.")
+            % {"amount": amount},
+        ),
+        event="receipt",
+    )
+
+
+def _keep_card(payment: Payment, method: SavedMethod) -> SavedCard:
+    assert payment.created_by is not None  # only a payer's own payment saves a card
+    existing = SavedCard.objects.filter(
+        owner_id=payment.created_by_id, gateway=payment.gateway, method_ref=method.method_ref, removed_at=None
+    ).first()
+    if existing is not None:
+        return existing
+    return SavedCard.objects.create(
+        owner=payment.created_by,
+        gateway=payment.gateway,
+        customer_ref=method.customer_ref,
+        method_ref=method.method_ref,
+        brand=method.brand,
+        last4=method.last4,
+        exp_month=method.exp_month,
+        exp_year=method.exp_year,
+        funding=method.funding if method.funding in Funding.values else Funding.UNKNOWN,
+    )
+
+
+def _audit_result(actor: Actor, payment: Payment) -> None:
+    Outcome = AuditEvent.Outcome
+    outcome = (
+        Outcome.SUCCESS if payment.status in (Status.SUCCEEDED, Status.REQUIRES_ACTION) else Outcome.FAILURE
+    )
+    record(
+        actor,
+        "billing.payment_result",
+        kind=AuditEvent.Kind.WRITE,
+        patient=payment.account.patient_id,
+        obj=payment,
+        outcome=outcome,
+        detail={"status": payment.status, "amount_cents": payment.amount_cents, "code": payment.failure_code},
+    )
+
+
+def finish_authentication(actor: Actor, payment: Payment, gateway: Gateway | None = None) -> Payment:
+    """After the payer's bank check: ask the gateway how the charge ended and record it."""
+    if payment.status != Status.REQUIRES_ACTION or not payment.gateway_ref:
+        return payment
+    gateway = gateway or configured_gateway(payment.gateway)
+    try:
+        result = gateway.retrieve(payment.gateway_ref)
+    except (GatewayUnavailable, GatewayError):
+        return payment
+    return record_result(actor, payment, result)
+
+
+def reconcile_pending(older_than: dt.timedelta = dt.timedelta(minutes=5), limit: int = 200) -> int:
+    """Settle payments left pending (the gateway did not answer, or the process died).
+
+    The gateway is asked what it did with each key: a charge it made is recorded; a key
+    it never saw was never charged, so the payment fails saying so. Bank checks nobody
+    finished within a day fail the same way. Returns how many were settled.
+    """
+    now = timezone.now()
+    stale = Payment.objects.filter(status=Status.PENDING, created_at__lt=now - older_than)
+    abandoned = Payment.objects.filter(
+        status=Status.REQUIRES_ACTION, created_at__lt=now - dt.timedelta(days=1)
+    )
+    settled = 0
+    for payment in list(stale[:limit]) + list(abandoned[:limit]):
+        try:
+            result = configured_gateway(payment.gateway).lookup(payment.idempotency_key)
+        except GatewayUnavailable:
+            continue
+        if result is None or result.status == ChargeStatus.REQUIRES_ACTION:
+            code = "processing_error" if result is None else "authentication_failed"
+            result = ChargeResult(status=ChargeStatus.FAILED, decline_code=code)
+        record_result(Actor.system(), payment, result)
+        settled += 1
+    return settled

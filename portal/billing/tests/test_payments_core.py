@@ -1,0 +1,104 @@
+"""The payment core: a key charges once, declines change nothing, the ledger balances."""
+
+from __future__ import annotations
+
+import pytest
+
+from portal.billing import payments
+from portal.billing.models import LedgerEntry, Payment, SandboxCharge
+from portal.billing.tests.support import (
+    DECLINED,
+    NEEDS_CHECK,
+    assert_balanced,
+    balance,
+    bill,
+    billing_world,
+    card_token,
+    new_key,
+    pay,
+)
+from portal.test import make_world
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def bw():
+    return billing_world(make_world())
+
+
+def test_a_successful_payment_lowers_the_balance_once(bw):
+    alice = bw.world.alice
+    bill(alice, 250_00, insurance_cents=150_00, adjustment_cents=20_00)
+    assert balance(alice) == 80_00
+    payment = pay(bw.world.alice_user, alice, 80_00)
+    assert payment.status == Payment.Status.SUCCEEDED
+    assert payment.receipt_number
+    assert (payment.brand, payment.last4) == ("Visa", "4242")
+    assert balance(alice) == 0
+    assert_balanced(payment.account)
+
+
+def test_the_same_key_returns_the_same_payment_and_charges_once(bw):
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    key, token = new_key(), card_token()
+    first = pay(bw.world.alice_user, alice, 40_00, key=key, token=token)
+    again = pay(bw.world.alice_user, alice, 40_00, key=key, token=token)
+    assert first.pk == again.pk
+    assert SandboxCharge.objects.filter(idempotency_key=key).count() == 1
+    assert LedgerEntry.objects.filter(payment=first).count() == 1
+    assert balance(alice) == 60_00
+
+
+def test_the_same_key_with_another_amount_is_refused(bw):
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    key = new_key()
+    pay(bw.world.alice_user, alice, 40_00, key=key)
+    with pytest.raises(payments.PaymentRefused):
+        pay(bw.world.alice_user, alice, 50_00, key=key)
+    assert balance(alice) == 60_00
+
+
+def test_a_declined_card_changes_nothing_and_says_why(bw):
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    payment = pay(bw.world.alice_user, alice, 100_00, number=DECLINED)
+    assert payment.status == Payment.Status.DECLINED
+    assert "not been charged" in payment.failure_message
+    assert balance(alice) == 100_00
+    assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.PAYMENT, payer="patient").exists()
+
+
+def test_a_bank_check_waits_then_completes(bw):
+    from portal.billing.gateways.registry import gateway
+
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    payment = pay(bw.world.alice_user, alice, 100_00, number=NEEDS_CHECK)
+    assert payment.status == Payment.Status.REQUIRES_ACTION
+    assert payment.next_action_url
+    assert balance(alice) == 100_00
+    gateway("sandbox").complete_authentication(payment.gateway_ref, approved=True)
+    from portal.audit.actor import Actor
+
+    done = payments.finish_authentication(Actor.system(), payment)
+    assert done.status == Payment.Status.SUCCEEDED
+    assert balance(alice) == 0
+
+
+def test_a_proxy_without_the_billing_scope_cannot_pay(bw):
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    with pytest.raises(payments.PaymentRefused):
+        pay(bw.world.proxy_user, alice, 10_00)
+    assert pay(bw.payer, alice, 10_00).status == Payment.Status.SUCCEEDED
+
+
+def test_more_than_is_owed_is_refused(bw):
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    with pytest.raises(payments.PaymentRefused):
+        pay(bw.world.alice_user, alice, 100_01)
+    assert not Payment.objects.exists()

@@ -1,0 +1,11 @@
+"""Billing routes: overview, statements, transactions, guarantor accounts (part of the billing namespace)."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from portal.billing import views_overview
+
+urlpatterns = [
+    path("statements/<row_id:statement_id>/", views_overview.statement, name="statement"),
+]
