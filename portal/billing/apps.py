@@ -12,4 +12,12 @@ class BillingConfig(AppConfig):
     label = "billing"
 
     def ready(self) -> None:
-        from portal.billing import phrases  # noqa: F401  (audit phrases)
+        from portal.billing import (  # noqa: F401  (audit phrases)
+            phrases,
+            phrases_estimates,
+            phrases_insurance,
+            phrases_overview,
+            phrases_pay,
+            phrases_plans,
+            phrases_staff,
+        )

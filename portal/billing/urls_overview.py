@@ -7,5 +7,6 @@ from django.urls import path
 from portal.billing import views_overview
 
 urlpatterns = [
+    path("", views_overview.overview, name="overview"),
     path("statements/<row_id:statement_id>/", views_overview.statement, name="statement"),
 ]

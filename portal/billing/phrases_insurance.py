@@ -1,0 +1,3 @@
+"""How billing (insurance) reads in the patient's access log."""
+
+from __future__ import annotations

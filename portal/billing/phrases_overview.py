@@ -1,0 +1,3 @@
+"""How billing (overview) reads in the patient's access log."""
+
+from __future__ import annotations
