@@ -58,6 +58,10 @@ class SandboxGateway(Gateway):
         if card is None or (saved is not None and not card.reusable):
             raise GatewayError("unknown card token")
         if not card.reusable and SandboxCharge.objects.filter(token=card.token).exists():
+            # Used by this very key a moment ago (a concurrent retry)? Then that is the answer.
+            again = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
+            if again is not None:
+                return self._answer(again, amount_cents, return_url)
             raise GatewayError("this card token was already used")
         status, decline_code = self._outcome(card, off_session)
         if save_for_later and not card.reusable:
