@@ -18,6 +18,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from benchmarks.billing import add_billing
 from benchmarks.inbox import add_inbox
 from benchmarks.sizes import Sizes
 from portal.accounts.models import User
@@ -352,5 +353,6 @@ HISTORY: list[tuple[str, Builder]] = [
     ("medical record rows", add_records),
     ("appointments", add_appointments),
     ("messages in the care team's inbox", add_inbox),
+    ("billing ledger entries (with other patients' bills)", add_billing),
     ("audit events", add_audit_events),
 ]

@@ -35,6 +35,21 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from benchmarks.billing import BILLING_USERNAME
+from benchmarks.billing_pages import (
+    claims_baseline,
+    claims_url,
+    overview_baseline,
+    overview_url,
+    pay_baseline,
+    pay_url,
+    staff_account_baseline,
+    staff_account_url,
+    statement_baseline,
+    statement_url,
+    transactions_baseline,
+    transactions_url,
+)
 from benchmarks.history import CLINICIAN_USERNAME, HEAVY_USERNAME
 from benchmarks.inbox_pages import queue_baseline, queue_url, thread_baseline, thread_url
 from portal.accounts.models import User
@@ -83,6 +98,8 @@ class Page:
     # Staff pages are measured signed in as the heavy patient's clinician, who works the
     # care team's inbox; the baseline then gets that user.
     staff: bool = False
+    # Or signed in as this user, such as the billing clerk for the billing office's pages.
+    username: str = ""
 
 
 @dataclass(frozen=True)
@@ -346,6 +363,12 @@ PAGES = [
     Page("booking times", slot_search_url, slot_search_baseline),
     Page("inbox queue", queue_url, queue_baseline, staff=True),
     Page("inbox thread", thread_url, thread_baseline, staff=True),
+    Page("billing overview", overview_url, overview_baseline),
+    Page("billing statement", statement_url, statement_baseline),
+    Page("billing transactions", transactions_url, transactions_baseline),
+    Page("billing claims", claims_url, claims_baseline),
+    Page("billing pay", pay_url, pay_baseline),
+    Page("staff billing account", staff_account_url, staff_account_baseline, username=BILLING_USERNAME),
 ]
 
 
@@ -355,10 +378,12 @@ def measure_all(
     user = User.objects.get(username=username)
     patient = Patient.objects.get(account=user)
     staff = User.objects.get(username=staff_username)
-    clients = {False: _signed_in(user), True: _signed_in(staff)}
+    others = {name: User.objects.get(username=name) for name in {page.username for page in PAGES} - {""}}
+    users = [others[page.username] if page.username else staff if page.staff else user for page in PAGES]
+    clients = {signed.pk: _signed_in(signed) for signed in {user, staff, *others.values()}}
     return [
-        measure(page, clients[page.staff], staff if page.staff else user, patient, requests, warmup)
-        for page in PAGES
+        measure(page, clients[signed.pk], signed, patient, requests, warmup)
+        for page, signed in zip(PAGES, users, strict=True)
     ]
 
 

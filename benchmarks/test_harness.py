@@ -11,12 +11,17 @@ from typing import Any
 
 import pytest
 
+from benchmarks.billing import STATEMENTS
 from benchmarks.history import HISTORY, History, build
 from benchmarks.inbox import INBOX_POOL, LONG_THREAD_SUBJECT
 from benchmarks.measure import RESULTS_START, measure_all, record_results
 from benchmarks.sizes import Sizes
+from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_chain
+from portal.billing import ledger
+from portal.billing.models import Account, LedgerEntry, Payment, Statement
+from portal.billing.staff_access import works_in_billing
 from portal.messaging.access import staff_pools
 from portal.messaging.models import Message, Thread
 from portal.notifications.models import Notification, Task
@@ -45,6 +50,7 @@ def test_the_generator_builds_a_heavy_patient_with_a_valid_audit_chain(settings:
     assert 400 <= Observation.objects.filter(patient=history.patient).count() < 460
     assert Encounter.objects.exclude(patient=history.patient).values("patient").distinct().count() > 40
     assert_a_care_team_inbox_the_benchmark_clinician_works(history)
+    assert_years_of_bills_that_add_up(history)
 
 
 def assert_a_care_team_inbox_the_benchmark_clinician_works(history: History) -> None:
@@ -67,6 +73,34 @@ def assert_a_care_team_inbox_the_benchmark_clinician_works(history: History) -> 
     assert not threads.filter(status=Thread.Status.NEW, assigned_to__isnull=False).exists()
 
 
+def assert_years_of_bills_that_add_up(history: History) -> None:
+    heavy = Account.objects.get(patient=history.patient)
+    assert heavy.statements.count() == STATEMENTS
+    assert heavy.service_lines.count() > 300 and heavy.entries.count() > 1000
+    assert 30 <= heavy.payments.filter(status=Payment.Status.SUCCEEDED).count() <= 45
+    others = Account.objects.exclude(pk=heavy.pk)
+    assert others.exists() and not others.filter(patient__account=history.user).exists()
+    for account in Account.objects.all():
+        assert account.balance_cents == ledger.derived_balance(account)
+        previous = 0
+        for statement in account.statements.order_by("issued_on", "id"):
+            assert statement.previous_balance_cents == previous
+            assert statement.amount_due_cents == (
+                previous + statement.charges_cents - statement.insurance_paid_cents
+                - statement.adjustments_cents - statement.payments_cents
+            )  # fmt: skip
+            previous = statement.amount_due_cents
+    # Each statement's figures are the ledger entries posted in its period.
+    latest, before = heavy.statements.order_by("-issued_on", "-id")[:2]
+    period = LedgerEntry.objects.filter(
+        account=heavy, posted_at__gt=before.created_at, posted_at__lte=latest.created_at
+    )
+    assert latest.charges_cents == sum(entry.amount_cents for entry in period.filter(kind="charge"))
+    assert not heavy.service_lines.filter(statement=None, created_at__lte=latest.created_at).exists()
+    assert works_in_billing(User.objects.get(username="bench-billing"))
+    assert Statement.objects.exclude(account=heavy).filter(amount_due_cents__lte=0).count() == 0
+
+
 @pytest.mark.django_db
 def test_the_runner_measures_and_records_a_table(tmp_path: Path, settings: Any) -> None:
     settings.PORTAL_SLOT_HORIZON_DAYS = 14
@@ -74,8 +108,10 @@ def test_the_runner_measures_and_records_a_table(tmp_path: Path, settings: Any) 
     results = measure_all(requests=3, warmup=1)
     assert [result.page for result in results] == [
         "dashboard", "results", "trend", "health summary", "booking times", "inbox queue", "inbox thread",
+        "billing overview", "billing statement", "billing transactions", "billing claims", "billing pay",
+        "staff billing account",
     ]  # fmt: skip
-    assert [result.baseline_queries for result in results] == [6, 2, 2, 7, 3, 5, 11]
+    assert [result.baseline_queries for result in results] == [6, 2, 2, 7, 3, 5, 11, 3, 2, 2, 2, 3, 11]
     assert all(result.queries >= result.reads_queries > 0 for result in results)
     docs = tmp_path / "benchmarks.md"
     docs.write_text("# Benchmarks\n", encoding="utf-8")

@@ -108,6 +108,7 @@ def do_pay(
     if not access.allows(Scope.BILLING):
         raise PaymentRefused(_("You cannot pay bills for this patient."))
     _check_request(request)
+    _check_card(actor, request)
     account = ledger.account_for(access.patient)
     gateway = gateway or configured_gateway()
     payment = _claim(actor, access, account, request, gateway.name)
@@ -130,6 +131,16 @@ def _check_request(request: PaymentRequest) -> None:
         raise PaymentRefused(_("Enter an amount more than $0.00."))
     if not request.token and request.saved_card is None:
         raise PaymentRefused(_("Enter a card, or choose a saved card."))
+
+
+def _check_card(actor: Actor, request: PaymentRequest) -> None:
+    """A saved card is charged only by its owner, or for a plan its owner agreed to."""
+    card = request.saved_card
+    if card is None:
+        return
+    own = actor.user is not None and card.owner_id == actor.user.pk
+    if card.removed_at is not None or not (own or request.source == Payment.Source.PLAN):
+        raise PaymentRefused(_("Choose one of your saved cards."))
 
 
 def _claim(
@@ -259,7 +270,7 @@ def _succeed(actor: Actor, payment: Payment, result: ChargeResult, now: dt.datet
     payment.status = Status.SUCCEEDED
     payment.completed_at = now
     payment.next_action_url = ""
-    payment.receipt_number = f"R{now:%Y%m%d}-{payment.pk:07d}"
+    payment.receipt_number = f"R-{payment.pk:08d}"
     if result.saved_method is not None and payment.saved_card_id is None and payment.created_by_id:
         payment.saved_card = _keep_card(payment, result.saved_method)
     ledger.post(

@@ -14,6 +14,7 @@ def works_in_billing(user: Any) -> bool:
     practitioner = Practitioner.objects.filter(user=user, active=True).first()
     if practitioner is None:
         return False
-    return practitioner.role == Practitioner.Role.BILLING or practitioner.care_teams.filter(
-        kind=CareTeam.Kind.BILLING_OFFICE
-    ).exists()
+    return (
+        practitioner.role == Practitioner.Role.BILLING
+        or practitioner.care_teams.filter(kind=CareTeam.Kind.BILLING_OFFICE).exists()
+    )

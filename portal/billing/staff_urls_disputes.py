@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+import portal.lib.converters  # noqa: F401  (registers row_id)
+from portal.billing import staff_views_disputes as views
+
+urlpatterns = [
+    path("disputes/", views.dispute_queue, name="disputes"),
+    path("disputes/<row_id:dispute_id>/", views.dispute_detail, name="dispute"),
+    path("disputes/<row_id:dispute_id>/decide/", views.dispute_decide, name="dispute_decide"),
+]

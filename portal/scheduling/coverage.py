@@ -1,4 +1,7 @@
-"""Insurance at pre-check-in: checking card photos, and adding or replacing a coverage.
+"""Insurance cards and coverages: checking card photos, and adding or replacing a coverage.
+
+Pre-check-in (`do_add_coverage`) and billing (`billing/insurance.py`) both store a
+coverage through `store_coverage`.
 
 A card photo is accepted only as a JPEG or PNG, re-encoded without its metadata
 (`lib/uploads.py`).
@@ -50,6 +53,35 @@ def in_use(access: PatientAccess) -> list[Coverage]:
 _IN_USE = (Coverage.Status.PENDING, Coverage.Status.VERIFIED)
 
 
+def store_coverage(
+    actor: Actor,
+    access: PatientAccess,
+    details: dict[str, Any],
+    front: CardImage,
+    back: CardImage | None,
+    replaces: Coverage | None = None,
+) -> Coverage:
+    """Store a new coverage waiting for staff to verify; the one it replaces stops being used.
+
+    The shared part of adding insurance at pre-check-in and from billing: call it inside
+    the caller's transaction, which audits the write under its own action name.
+    """
+    coverage = Coverage(
+        patient=access.patient, status=Coverage.Status.PENDING, created_by=actor.user, **details
+    )
+    coverage.card_front.save("front", ContentFile(front.content), save=False)
+    coverage.card_front_type = front.content_type
+    if back is not None:
+        coverage.card_back.save("back", ContentFile(back.content), save=False)
+        coverage.card_back_type = back.content_type
+    coverage.save()
+    if replaces is not None:
+        Coverage.objects.filter(pk=replaces.pk, patient=access.patient).update(
+            status=Coverage.Status.INACTIVE, updated_at=timezone.now()
+        )
+    return coverage
+
+
 def do_add_coverage(
     actor: Actor,
     access: PatientAccess,
@@ -64,19 +96,7 @@ def do_add_coverage(
     Also counts as the insurance step of pre-check-in.
     """
     with transaction.atomic():
-        coverage = Coverage(
-            patient=access.patient, status=Coverage.Status.PENDING, created_by=actor.user, **details
-        )
-        coverage.card_front.save("front", ContentFile(front.content), save=False)
-        coverage.card_front_type = front.content_type
-        if back is not None:
-            coverage.card_back.save("back", ContentFile(back.content), save=False)
-            coverage.card_back_type = back.content_type
-        coverage.save()
-        if replaces is not None:
-            Coverage.objects.filter(pk=replaces.pk, patient=access.patient).update(
-                status=Coverage.Status.INACTIVE, updated_at=timezone.now()
-            )
+        coverage = store_coverage(actor, access, details, front, back, replaces)
         check_in = check_in_row(appointment, actor)
         check_in.insurance_reviewed_at = timezone.now()
         check_in.save(update_fields=["insurance_reviewed_at", "updated_by", "updated_at"])

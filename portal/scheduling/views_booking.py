@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from portal.audit.actor import Actor
+from portal.billing.estimates import visit_estimate
 from portal.patients.access import PatientAccess
 from portal.patients.models import Scope
 from portal.patients.selection import patient_page
@@ -157,7 +158,13 @@ def _confirm_page(
         booking.check_bookable(access, slot, visit_type, by_desk=False)
     except booking.BookingRefused as refusal:
         return _refused_page(request, access, slot, visit_type, refusal.message)
-    context = {"access": access, "slot": slot, "visit_type": visit_type, "form": form}
+    context = {
+        "access": access,
+        "slot": slot,
+        "visit_type": visit_type,
+        "form": form,
+        "estimate": visit_estimate(access, visit_type),
+    }
     return render(request, "scheduling/booking/confirm.html", context, status=status)
 
 

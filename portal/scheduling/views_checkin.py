@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from portal.audit.actor import Actor
+from portal.billing.estimates import visit_estimate
 from portal.patients.access import PatientAccess, record_read, refuse
 from portal.patients.models import Coverage, Scope
 from portal.patients.selection import patient_page
@@ -171,7 +172,16 @@ def insurance(request: HttpRequest, access: PatientAccess, appointment: Appointm
         return _onwards(appointment)
     coverages = in_use(access)
     record_read(request, access, "checkin.insurance_view", obj=appointment)
-    return _page(request, "insurance.html", access=access, appointment=appointment, coverages=coverages)
+    estimate = visit_estimate(access, appointment.visit_type)
+    return _page(
+        request,
+        "insurance.html",
+        access=access,
+        appointment=appointment,
+        coverages=coverages,
+        estimate=estimate,
+        visit_type=appointment.visit_type,
+    )
 
 
 @checkin_step

@@ -126,6 +126,11 @@ class Dispute(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["statement"], condition=models.Q(status="open"), name="one_open_dispute_per_statement"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"dispute {self.pk} ({self.status})"

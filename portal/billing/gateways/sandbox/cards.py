@@ -10,6 +10,7 @@ import secrets
 from dataclasses import dataclass
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from portal.billing.models import SandboxToken
 
@@ -64,17 +65,17 @@ def tokenise(number: str, exp_month: int, exp_year: int, cvc: str, *, reusable: 
     """A single-use (or reusable, for saving) token for the card; the number itself is not kept."""
     number = "".join(ch for ch in number if ch.isdigit())
     if not 13 <= len(number) <= 19 or not luhn_ok(number):
-        raise CardRejected("The card number is not valid. Check it and try again.")
+        raise CardRejected(_("The card number is not valid. Check it and try again."))
     brand = brand_of(number)
     if not brand:
-        raise CardRejected("We accept Visa, Mastercard, American Express and Discover.")
-    if not 1 <= exp_month <= 12 or exp_year < 2000:
-        raise CardRejected("The expiry date is not valid.")
+        raise CardRejected(_("We accept Visa, Mastercard, American Express and Discover."))
+    if not 1 <= exp_month <= 12 or not 2000 <= exp_year <= 2100:
+        raise CardRejected(_("The expiry date is not valid."))
     today = timezone.now().date()
     if (exp_year, exp_month) < (today.year, today.month):
-        raise CardRejected("The card has expired.")
+        raise CardRejected(_("The card has expired."))
     if not cvc.isdigit() or len(cvc) != (4 if brand == "American Express" else 3):
-        raise CardRejected("The security code is not valid.")
+        raise CardRejected(_("The security code is not valid."))
     known = BY_NUMBER.get(number)
     return SandboxToken.objects.create(
         token=("pm_sbx_" if reusable else "tok_sbx_") + secrets.token_urlsafe(18),

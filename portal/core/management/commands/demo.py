@@ -23,6 +23,7 @@ from portal.lib.seeding.demo_appointments import (
     seed_demo_appointments,
     seed_generated_appointments,
 )
+from portal.lib.seeding.demo_billing import seed_demo_billing
 from portal.lib.seeding.demo_messages import seed_demo_messages
 from portal.lib.seeding.demo_users import DemoRefused, DemoSignIn, create_demo_users
 from portal.lib.seeding.organization import seed_organization
@@ -64,6 +65,7 @@ class Command(BaseCommand):
         self._seed_appointments(seed)
         # After the appointments: a message links to one of Jamie's visits.
         self.stdout.write(f"{seed_demo_messages()} demo conversations added.")
+        self.stdout.write(f"{seed_demo_billing()} demo billing accounts added.")
         self._print_sign_ins(sign_ins, address)
         self.stdout.write(describe_registration(create_demo_registration(), address))
         if not no_serve:

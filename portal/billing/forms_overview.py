@@ -1,0 +1,55 @@
+"""The transactions page's filter: a kind of entry and a range of days, all optional."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from portal.billing.overview import KIND_LABELS, LedgerFilter
+
+# Any real date, within years a database and a calendar both handle.
+EARLIEST_DAY = dt.date(1900, 1, 1)
+LATEST_DAY = dt.date(2999, 12, 31)
+
+
+def _date_field(label: Any) -> forms.DateField:
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": _("Enter a real date, such as 2027-03-31.")},
+    )
+
+
+class TransactionFilterForm(forms.Form):
+    """Which ledger entries to show. Bad values are explained; the list is then unfiltered."""
+
+    kind = forms.ChoiceField(
+        label=_("Kind"),
+        required=False,
+        choices=[("", _("All kinds")), *KIND_LABELS.items()],
+        error_messages={"invalid_choice": _("Choose one of the kinds shown.")},
+    )
+    date_from = _date_field(_("From"))
+    date_to = _date_field(_("To"))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("date_from", "date_to"):
+            day = data.get(name)
+            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+                self.add_error(name, _("Enter a date between 1900 and 2999."))
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start and not self.has_error("date_to"):
+            self.add_error("date_to", _("The end date must be on or after the start date."))
+        return data
+
+    def wanted(self) -> LedgerFilter:
+        """The filter asked for; no filter unless the form is bound and valid."""
+        if not self.is_bound or not self.is_valid():
+            return LedgerFilter()
+        data = self.cleaned_data
+        return LedgerFilter(data.get("kind") or "", data.get("date_from"), data.get("date_to"))

@@ -1,0 +1,1 @@
+"""Recorded HTTP exchanges with outside services, replayed by the tests (no network)."""
