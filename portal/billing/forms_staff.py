@@ -116,7 +116,19 @@ class GuarantorForm(forms.Form):
         return cleaned
 
 
-class ChargeForm(forms.Form):
+class SendOnceForm(forms.Form):
+    """A form carrying a send-once key (drawn when the page is shown), so a double submit posts once."""
+
+    key = forms.CharField(widget=forms.HiddenInput, max_length=80)
+
+    def clean_key(self) -> str:
+        key: str = self.cleaned_data["key"]
+        if not KEY_FORMAT.match(key):
+            raise forms.ValidationError(_("This form has expired. Reload the page and try again."))
+        return key
+
+
+class ChargeForm(SendOnceForm):
     """A service from the price list (its code fills the rest), or typed in full."""
 
     item = forms.CharField(
@@ -192,7 +204,7 @@ class ChargeForm(forms.Form):
         return cleaned
 
 
-class AdjustmentForm(forms.Form):
+class AdjustmentForm(SendOnceForm):
     amount = MoneyField(label=_("Amount to take off the balance"), help_text=_("In dollars, such as 40.00."))
     reason = forms.CharField(
         label=_("Reason"),

@@ -57,6 +57,7 @@ def post(
     payment: Payment | None = None,
     reason: str = "",
     posted_by: User | None = None,
+    form_key: str | None = None,
 ) -> LedgerEntry:
     """Append one entry and move the balance with it. Amounts are positive cents."""
     if amount_cents <= 0:
@@ -75,6 +76,7 @@ def post(
             payment=payment,
             reason=reason[:300],
             posted_by=posted_by,
+            form_key=form_key or None,
         )
         Account.objects.filter(pk=current.pk).update(balance_cents=F("balance_cents") + entry.signed_cents)
         current.refresh_from_db(fields=["balance_cents"])

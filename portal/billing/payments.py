@@ -299,7 +299,8 @@ def _succeed(actor: Actor, payment: Payment, result: ChargeResult, now: dt.datet
 
 
 def _keep_card(payment: Payment, method: SavedMethod) -> SavedCard:
-    assert payment.created_by is not None  # only a payer's own payment saves a card
+    if payment.created_by is None:
+        raise ValueError("only a payer's own payment saves a card")
     existing = SavedCard.objects.filter(
         owner_id=payment.created_by_id, gateway=payment.gateway, method_ref=method.method_ref, removed_at=None
     ).first()

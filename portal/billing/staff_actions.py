@@ -37,6 +37,7 @@ from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from portal.audit.actor import Actor
 from portal.audit.models import AuditEvent
@@ -61,6 +62,9 @@ from portal.patients.models import Patient, Scope
 KEY_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,80}$")
 REFUNDABLE = (Payment.Status.SUCCEEDED, Payment.Status.PARTLY_REFUNDED)
 Entry = LedgerEntry.Kind
+
+# A send-once key already used for something else: only a stale or crafted form does that.
+RESENT = gettext_lazy("This form was already used. Reload the page and enter it again.")
 
 
 class BillingRefused(Exception):
@@ -144,13 +148,22 @@ class ChargeEntry:
     insurance_paid_cents: int = 0
     adjustment_cents: int = 0
     claim: Claim | None = None
+    # The form's send-once key: a double submit posts one charge.
+    form_key: str = ""
 
 
 @transaction.atomic
 def do_post_charge(actor: Actor, access: PatientAccess, charge: ChargeEntry) -> ServiceLine:
     """Bill one service: its charge, and what insurance paid and adjusted, into the ledger."""
     check_staff(access)
-    account = account_of_access(access)
+    # Locked first, so a second submit of the same form waits and then finds the first's line.
+    account = ledger.locked(account_of_access(access))
+    if charge.form_key:
+        earlier = ServiceLine.objects.filter(form_key=charge.form_key).first()
+        if earlier is not None:
+            if earlier.account_id != account.pk:
+                raise BillingRefused(str(RESENT))
+            return earlier
     if charge.claim is not None and charge.claim.account_id != account.pk:
         raise BillingRefused(_("That claim is on another account."))
     if not 0 < charge.charge_cents <= MAX_CENTS:
@@ -166,6 +179,7 @@ def do_post_charge(actor: Actor, access: PatientAccess, charge: ChargeEntry) -> 
             adjustment_cents=charge.adjustment_cents,
             posted_by=actor.user,
             claim=charge.claim,
+            form_key=charge.form_key,
         )
     except statements.BadServiceLine as error:
         raise BillingRefused(_("Insurance paid and adjusted cannot be more than the charge.")) from error
@@ -185,7 +199,9 @@ def do_post_charge(actor: Actor, access: PatientAccess, charge: ChargeEntry) -> 
 
 
 @transaction.atomic
-def do_post_adjustment(actor: Actor, access: PatientAccess, amount_cents: int, reason: str) -> LedgerEntry:
+def do_post_adjustment(
+    actor: Actor, access: PatientAccess, amount_cents: int, reason: str, form_key: str = ""
+) -> LedgerEntry:
     """Lower the balance by a clinic adjustment (a write-off, a courtesy discount), with its reason.
 
     An adjustment only lowers the balance, and not below zero: money owed is added with a
@@ -197,6 +213,12 @@ def do_post_adjustment(actor: Actor, access: PatientAccess, amount_cents: int, r
     if not reason.strip():
         raise BillingRefused(_("Say why the balance is adjusted."))
     account = ledger.locked(account_of_access(access))
+    if form_key:
+        earlier = LedgerEntry.objects.filter(form_key=form_key).first()
+        if earlier is not None:
+            if earlier.account_id != account.pk or earlier.amount_cents != amount_cents:
+                raise BillingRefused(str(RESENT))
+            return earlier
     if amount_cents > account.balance_cents:
         raise BillingRefused(
             _("That is more than the balance (%(balance)s).")
@@ -210,6 +232,7 @@ def do_post_adjustment(actor: Actor, access: PatientAccess, amount_cents: int, r
         payer=LedgerEntry.Payer.CLINIC,
         reason=reason.strip(),
         posted_by=actor.user,
+        form_key=form_key,
     )
     record_write(actor, access, "billing.staff_adjustment", obj=entry, detail={"amount_cents": amount_cents})
     return entry

@@ -109,7 +109,11 @@ def charge(request: HttpRequest, patient_id: int) -> HttpResponse:
     account = account_context(request, access)["account"]
     if request.method == "GET":
         code, item = _price_item(request)
-        initial: dict[str, Any] = {"item": code, "service_date": timezone.localdate()}
+        initial: dict[str, Any] = {
+            "item": code,
+            "service_date": timezone.localdate(),
+            "key": secrets.token_urlsafe(24),
+        }
         if item is not None:
             initial.update(
                 {
@@ -134,6 +138,7 @@ def charge(request: HttpRequest, patient_id: int) -> HttpResponse:
             insurance_paid_cents=data["insurance_paid"],
             adjustment_cents=data["adjustment"],
             claim=data["claim"],
+            form_key=data["key"],
         )
         try:
             line = staff_actions.do_post_charge(Actor.from_request(request), access, posting)
@@ -156,12 +161,18 @@ def charge(request: HttpRequest, patient_id: int) -> HttpResponse:
 def adjustment(request: HttpRequest, patient_id: int) -> HttpResponse:
     access = require_billing_staff(request, patient_id)
     if request.method == "GET":
-        return _page(request, "adjustment", access, form=AdjustmentForm())
+        return _page(
+            request, "adjustment", access, form=AdjustmentForm(initial={"key": secrets.token_urlsafe(24)})
+        )
     form = AdjustmentForm(request.POST)
     if form.is_valid():
         try:
             entry = staff_actions.do_post_adjustment(
-                Actor.from_request(request), access, form.cleaned_data["amount"], form.cleaned_data["reason"]
+                Actor.from_request(request),
+                access,
+                form.cleaned_data["amount"],
+                form.cleaned_data["reason"],
+                form_key=form.cleaned_data["key"],
             )
         except BillingRefused as refusal:
             return _page(request, "adjustment", access, form=form, problem=refusal.message, status=400)

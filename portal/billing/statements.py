@@ -41,6 +41,7 @@ def add_service_line(
     insurance_paid_cents: int = 0,
     adjustment_cents: int = 0,
     posted_by: Any = None,
+    form_key: str | None = None,
     **fields: Any,
 ) -> ServiceLine:
     """One billed service and its ledger entries, atomically. `fields`: claim, appointment, campus, visit_label."""
@@ -58,6 +59,7 @@ def add_service_line(
             insurance_paid_cents=insurance_paid_cents,
             adjustment_cents=adjustment_cents,
             patient_cents=charge_cents - insurance_paid_cents - adjustment_cents,
+            form_key=form_key or None,
             **fields,
         )
         common = {"code": code, "service_date": service_date, "service_line": line, "posted_by": posted_by}

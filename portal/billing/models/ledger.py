@@ -123,6 +123,8 @@ class ServiceLine(models.Model):
     insurance_paid_cents = models.BigIntegerField(default=0)
     adjustment_cents = models.BigIntegerField(default=0)
     patient_cents = models.BigIntegerField()
+    # The send-once key of the staff form that posted it: a double submit finds this line.
+    form_key = models.CharField(max_length=80, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -173,6 +175,8 @@ class LedgerEntry(models.Model):
         "billing.Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
     )
     reason = models.CharField(max_length=300, blank=True)
+    # The send-once key of the staff form that posted it (adjustments): a double submit finds this entry.
+    form_key = models.CharField(max_length=80, unique=True, null=True, blank=True)
     posted_at = models.DateTimeField(default=timezone.now)
     posted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

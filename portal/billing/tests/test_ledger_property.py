@@ -194,7 +194,7 @@ def test_the_balance_is_always_the_sum_of_the_ledger(bw: BillingWorld) -> None:
     run_state_machine_as_test(
         AlicesAccount,
         settings=settings(
-            max_examples=30,
+            max_examples=25,
             stateful_step_count=10,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],

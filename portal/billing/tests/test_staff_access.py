@@ -53,9 +53,18 @@ def posts(bw: BillingWorld) -> list[tuple[str, dict[str, str]]]:
     return [
         (
             patient_url("charge", alice),
-            {"code": "99213", "description": "Visit", "amount": "10.00", "service_date": "2026-01-05"},
+            {
+                "code": "99213",
+                "description": "Visit",
+                "amount": "10.00",
+                "service_date": "2026-01-05",
+                "key": "c" * 20,
+            },
         ),
-        (patient_url("adjustment", alice), {"amount": "5.00", "reason": "Courtesy discount"}),
+        (
+            patient_url("adjustment", alice),
+            {"amount": "5.00", "reason": "Courtesy discount", "key": "a" * 20},
+        ),
         (patient_url("statement_new", alice), {}),
         (patient_url("guarantor", alice), {"guarantor_name": "Someone Else"}),
         (refund_url(payment), {"key": "k" * 20, "amount": "5.00", "reason": "Paid twice"}),

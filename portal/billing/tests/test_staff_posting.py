@@ -11,7 +11,14 @@ import pytest
 
 from portal.billing.models import Account, Claim, LedgerEntry, PriceItem, ServiceLine, Statement
 from portal.billing.tests.staff_support import account_url, as_user, patient_url, today, written
-from portal.billing.tests.support import BillingWorld, assert_balanced, balance, bill, billing_world
+from portal.billing.tests.support import (
+    BillingWorld,
+    assert_balanced,
+    balance,
+    bill,
+    billing_world,
+    new_key,
+)
 from portal.notifications.models import Notification
 from portal.test import World, make_patient
 
@@ -30,7 +37,7 @@ def price_list() -> PriceItem:
 
 
 def charge_form(**fields: Any) -> dict[str, Any]:
-    form = {"service_date": (today() - dt.timedelta(days=3)).isoformat()}
+    form = {"service_date": (today() - dt.timedelta(days=3)).isoformat(), "key": new_key()}
     form.update(fields)
     return form
 
@@ -149,7 +156,7 @@ def test_an_adjustment_lowers_the_balance_by_exactly_its_amount(bw: BillingWorld
     alice = bw.world.alice
     bill(alice, 100_00)
     response = as_user(bw.clerk).post(
-        patient_url("adjustment", alice), {"amount": "30.10", "reason": "Courtesy discount"}
+        patient_url("adjustment", alice), {"amount": "30.10", "reason": "Courtesy discount", "key": new_key()}
     )
     assert response.status_code == 302
     assert balance(alice) == 69_90
@@ -180,7 +187,7 @@ def test_an_adjustment_lowers_the_balance_by_exactly_its_amount(bw: BillingWorld
 def test_bad_adjustments_are_refused_and_change_nothing(bw: BillingWorld, fields: dict[str, str]) -> None:
     alice = bw.world.alice
     bill(alice, 100_00)
-    response = as_user(bw.clerk).post(patient_url("adjustment", alice), fields)
+    response = as_user(bw.clerk).post(patient_url("adjustment", alice), {**fields, "key": new_key()})
     assert response.status_code == 400
     assert balance(alice) == 100_00
     assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.ADJUSTMENT).exists()
@@ -251,3 +258,42 @@ def test_an_empty_account_has_nothing_to_state(bw: BillingWorld) -> None:
     response = as_user(bw.clerk).post(patient_url("statement_new", bw.world.alice))
     assert response.status_code == 400
     assert not Statement.objects.exists()
+
+
+def test_a_double_submitted_charge_posts_once(bw: BillingWorld) -> None:
+    alice = bw.world.alice
+    form = charge_form(code="99213", description="Office visit", amount="120.00")
+    client = as_user(bw.clerk)
+    assert client.post(patient_url("charge", alice), form).status_code == 302
+    assert client.post(patient_url("charge", alice), form).status_code == 302
+    assert ServiceLine.objects.filter(account__patient=alice).count() == 1
+    assert balance(alice) == 120_00
+    assert len(written("billing.staff_charge")) == 1
+
+
+def test_a_charge_form_without_its_key_is_refused(bw: BillingWorld) -> None:
+    form = charge_form(code="99213", description="Office visit", amount="120.00")
+    del form["key"]
+    assert as_user(bw.clerk).post(patient_url("charge", bw.world.alice), form).status_code == 400
+    assert not ServiceLine.objects.exists()
+
+
+def test_a_double_submitted_adjustment_posts_once(bw: BillingWorld) -> None:
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    form = {"amount": "30.00", "reason": "Courtesy discount", "key": new_key()}
+    client = as_user(bw.clerk)
+    assert client.post(patient_url("adjustment", alice), form).status_code == 302
+    assert client.post(patient_url("adjustment", alice), form).status_code == 302
+    assert balance(alice) == 70_00
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.ADJUSTMENT).count() == 1
+
+
+def test_a_key_used_for_one_patient_is_refused_for_another(bw: BillingWorld) -> None:
+    bill(bw.world.alice, 100_00)
+    bill(bw.world.bob, 100_00)
+    form = {"amount": "30.00", "reason": "Courtesy discount", "key": new_key()}
+    client = as_user(bw.clerk)
+    assert client.post(patient_url("adjustment", bw.world.alice), form).status_code == 302
+    assert client.post(patient_url("adjustment", bw.world.bob), form).status_code == 400
+    assert balance(bw.world.bob) == 100_00
