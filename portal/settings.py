@@ -416,6 +416,10 @@ if PRODUCTION and PORTAL_PAYMENT_GATEWAY == "sandbox":
     raise ConfigError("the sandbox payment gateway takes no real money; it cannot be used in production")
 STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_PUBLISHABLE_KEY = env_str("STRIPE_PUBLISHABLE_KEY")
+if PORTAL_PAYMENT_GATEWAY == "stripe" and not (STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY):
+    raise ConfigError("PORTAL_PAYMENT_GATEWAY=stripe needs STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY")
+if PORTAL_PAYMENT_GATEWAY not in ("", "sandbox", "stripe"):
+    raise ConfigError("PORTAL_PAYMENT_GATEWAY must be sandbox or stripe")
 # How long the sandbox's "fails after a delay" test card waits before failing.
 PORTAL_SANDBOX_FAIL_DELAY_SECONDS = float(
     env_str("PORTAL_SANDBOX_FAIL_DELAY_SECONDS", "0.2" if PORTAL_ENV == "test" else "3")

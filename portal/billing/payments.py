@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -52,6 +54,13 @@ from portal.patients.models import Scope
 KEY_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,80}$")
 Status = Payment.Status
 
+# Failed by `reconcile_pending` because the gateway had no charge for the key. A retry that
+# was on its way to the gateway at that moment may still charge: the charge then wins.
+UNSEEN = "unseen_by_gateway"
+# Payments this recent and not yet settled count against the balance a new payment may cover,
+# so two tabs paying the whole balance at once cannot pay it twice.
+IN_FLIGHT = dt.timedelta(minutes=30)
+
 # What a decline means, for the payer. Every one says whether money moved.
 DECLINE_WORDS = {
     "card_declined": gettext_lazy(
@@ -66,6 +75,9 @@ DECLINE_WORDS = {
         "Your bank wants to confirm this payment with you. You have not been charged; pay online to confirm it."
     ),
     "authentication_failed": gettext_lazy("Your bank's check was not completed. You have not been charged."),
+    UNSEEN: gettext_lazy(
+        "The card processor never received this payment. You have not been charged; please try again."
+    ),
     "processing_error": gettext_lazy(
         "The card processor had a problem and did not take the payment. You have not been charged; please try again."
     ),
@@ -188,9 +200,26 @@ def _claim(
 
 
 def _check_amount(account: Account, request: PaymentRequest) -> None:
-    """A new payment may not be more than is owed (a plan instalment is checked by its plan)."""
+    """A new payment may not be more than is owed, less payments still in progress.
+
+    Checked with the account locked, so concurrent payments with different keys are
+    counted one after the other. A plan instalment is capped by its plan instead.
+    """
     current = ledger.locked(account)
-    if request.source == Payment.Source.PORTAL and request.amount_cents > current.balance_cents:
+    if request.source != Payment.Source.PORTAL:
+        return
+    in_flight = Payment.objects.filter(
+        account=current,
+        status__in=[Status.PENDING, Status.REQUIRES_ACTION],
+        created_at__gte=timezone.now() - IN_FLIGHT,
+    ).aggregate(total=Coalesce(Sum("amount_cents"), 0))["total"]
+    payable = current.balance_cents - int(in_flight)
+    if request.amount_cents > payable:
+        if in_flight:
+            raise PaymentRefused(
+                _("A payment of %(amount)s is still being processed. Wait for its result before paying more.")
+                % {"amount": format_cents(int(in_flight))}
+            )
         raise PaymentRefused(
             _("That is more than you owe (%(balance)s). Enter a smaller amount.")
             % {"balance": format_cents(max(current.balance_cents, 0))}
@@ -243,7 +272,10 @@ def record_result(actor: Actor, payment: Payment, result: ChargeResult) -> Payme
     """Record the gateway's answer once: later answers for a final payment change nothing."""
     with transaction.atomic():
         current = Payment.objects.select_for_update().select_related("account__patient").get(pk=payment.pk)
-        if current.is_final or (current.status == result.status == Status.REQUIRES_ACTION):
+        late_charge = current.failure_code == UNSEEN and result.status == ChargeStatus.SUCCEEDED
+        if (
+            current.is_final and not late_charge
+        ) or current.status == result.status == Status.REQUIRES_ACTION:
             return current
         now = timezone.now()
         current.gateway_ref = result.reference or current.gateway_ref
@@ -268,6 +300,7 @@ def record_result(actor: Actor, payment: Payment, result: ChargeResult) -> Payme
 
 def _succeed(actor: Actor, payment: Payment, result: ChargeResult, now: dt.datetime) -> None:
     payment.status = Status.SUCCEEDED
+    payment.failure_code = payment.failure_message = ""
     payment.completed_at = now
     payment.next_action_url = ""
     payment.receipt_number = f"R-{payment.pk:08d}"
@@ -366,7 +399,7 @@ def reconcile_pending(older_than: dt.timedelta = dt.timedelta(minutes=5), limit:
         except GatewayUnavailable:
             continue
         if result is None or result.status == ChargeStatus.REQUIRES_ACTION:
-            code = "processing_error" if result is None else "authentication_failed"
+            code = UNSEEN if result is None else "authentication_failed"
             result = ChargeResult(status=ChargeStatus.FAILED, decline_code=code)
         record_result(Actor.system(), payment, result)
         settled += 1

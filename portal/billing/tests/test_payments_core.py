@@ -102,3 +102,29 @@ def test_more_than_is_owed_is_refused(bw):
     with pytest.raises(payments.PaymentRefused):
         pay(bw.world.alice_user, alice, 100_01)
     assert not Payment.objects.exists()
+
+
+class _Silent:
+    """A gateway that never answers: the payment stays pending."""
+
+    name = "sandbox"
+
+    def charge(self, **_kwargs):
+        from portal.billing.gateways.base import GatewayUnavailable
+
+        raise GatewayUnavailable
+
+
+def test_a_payment_still_in_progress_counts_against_what_may_be_paid(bw):
+    from portal.audit.actor import Actor
+    from portal.billing.tests.support import access_for
+
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    request = payments.PaymentRequest(amount_cents=100_00, idempotency_key=new_key(), token=card_token())
+    access = access_for(bw.world.alice_user, alice)
+    waiting = payments.do_pay(Actor.system(), access, request, gateway=_Silent())  # type: ignore[arg-type]
+    assert waiting.status == Payment.Status.PENDING
+    with pytest.raises(payments.PaymentRefused, match="still being processed"):
+        pay(bw.world.alice_user, alice, 100_00)
+    assert pay(bw.world.alice_user, alice, 100_00, key=request.idempotency_key, token=request.token).pk == waiting.pk
