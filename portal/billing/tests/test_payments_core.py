@@ -123,7 +123,7 @@ def test_a_payment_still_in_progress_counts_against_what_may_be_paid(bw):
     bill(alice, 100_00)
     request = payments.PaymentRequest(amount_cents=100_00, idempotency_key=new_key(), token=card_token())
     access = access_for(bw.world.alice_user, alice)
-    waiting = payments.do_pay(Actor.system(), access, request, gateway=_Silent())  # type: ignore[arg-type]
+    waiting = payments.do_pay(Actor.system(), access, request, gateway=_Silent())
     assert waiting.status == Payment.Status.PENDING
     with pytest.raises(payments.PaymentRefused, match="still being processed"):
         pay(bw.world.alice_user, alice, 100_00)
