@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.billing.models import Funding, SavedCard
 from portal.billing.payments import KEY_FORMAT
-from portal.lib.money import BadAmount, format_cents, parse_cents
+from portal.lib.money import MAX_CENTS, BadAmount, format_cents, parse_cents
 
 BALANCE, STATEMENT, OTHER = "balance", "statement", "other"
 NEW_CARD, HSA_CARD, SAVED = "card", "hsa", "saved-"
@@ -66,6 +66,9 @@ class PayForm(forms.Form):
     card_last4 = forms.CharField(required=False)
     key = forms.CharField(required=False)
     step = forms.CharField(required=False)
+    # What the confirm step showed: the payment is taken only if both still hold.
+    confirmed_cents = forms.IntegerField(required=False, min_value=0, max_value=MAX_CENTS)
+    patient = forms.IntegerField(required=False, min_value=0, max_value=2**62)
 
     def __init__(
         self,

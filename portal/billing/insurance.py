@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from portal.audit.actor import Actor
+from portal.billing.confidential import mask_lines
 from portal.billing.models import Claim, CoverageBenefits, ServiceLine
 from portal.patients.access import PatientAccess, record_write
 from portal.patients.models import Coverage
@@ -68,10 +69,12 @@ def coverage_rows(access: PatientAccess) -> list[CoverageRow]:
     ]
 
 
-def lines_by_claim(claims: list[Claim]) -> dict[int, list[ServiceLine]]:
-    """The service lines of a page of claims, in one query."""
+def lines_by_claim(claims: list[Claim], access: PatientAccess) -> dict[int, list[ServiceLine]]:
+    """The service lines of a page of claims, in one query; confidential ones masked for this access."""
     grouped: dict[int, list[ServiceLine]] = {claim.pk: [] for claim in claims}
-    for line in ServiceLine.objects.filter(claim__in=claims).order_by("service_date", "id"):
+    lines = list(ServiceLine.objects.filter(claim__in=claims).order_by("service_date", "id"))
+    mask_lines(lines, access)
+    for line in lines:
         if line.claim_id is not None:
             grouped[line.claim_id].append(line)
     return grouped

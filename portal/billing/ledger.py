@@ -58,6 +58,7 @@ def post(
     reason: str = "",
     posted_by: User | None = None,
     form_key: str | None = None,
+    sensitivity: str = "",
 ) -> LedgerEntry:
     """Append one entry and move the balance with it. Amounts are positive cents."""
     if amount_cents <= 0:
@@ -77,6 +78,7 @@ def post(
             reason=reason[:300],
             posted_by=posted_by,
             form_key=form_key or None,
+            sensitivity=sensitivity,
         )
         Account.objects.filter(pk=current.pk).update(balance_cents=F("balance_cents") + entry.signed_cents)
         current.refresh_from_db(fields=["balance_cents"])

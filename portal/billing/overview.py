@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.accounts.models import User
 from portal.billing import ledger
+from portal.billing.confidential import mask_entries, mask_lines
 from portal.billing.models import Account, LedgerEntry, ServiceLine, Statement
 from portal.lib.paging import Page
 from portal.patients.access import PatientAccess, portal_patients
@@ -154,13 +155,17 @@ class Visit:
         return Totals.of(self.lines)
 
 
-def statement_visits(statement: Statement) -> list[Visit]:
-    """The statement's service lines grouped by visit, in date order (one query)."""
-    lines = (
+def statement_visits(statement: Statement, access: PatientAccess) -> list[Visit]:
+    """The statement's service lines grouped by visit, in date order (one query).
+
+    Confidential services the access may not know of keep their amounts only.
+    """
+    lines = list(
         ServiceLine.objects.filter(statement=statement)
         .select_related("campus")
         .order_by("service_date", "id")
     )
+    mask_lines(lines, access)
     visits: dict[tuple[Any, ...], Visit] = {}
     for line in lines:
         key = (line.service_date, line.appointment_id, line.visit_label, line.campus_id)
@@ -190,8 +195,9 @@ class LedgerRow:
     balance_after_cents: int | None
 
 
-def recent_entries(account: Account, count: int = RECENT_ENTRIES) -> list[LedgerRow]:
+def recent_entries(account: Account, access: PatientAccess, count: int = RECENT_ENTRIES) -> list[LedgerRow]:
     entries = list(LedgerEntry.objects.filter(account=account).order_by("-posted_at", "-id")[:count])
+    mask_entries(entries, access)
     return _rows(entries, account.balance_cents)
 
 
@@ -222,7 +228,7 @@ def _day_start(day: dt.date) -> dt.datetime:
 
 
 def ledger_page(
-    account: Account, cursor: Any, wanted: LedgerFilter
+    account: Account, cursor: Any, wanted: LedgerFilter, access: PatientAccess
 ) -> tuple[Page[LedgerEntry], list[LedgerRow]]:
     """A page of the ledger, newest first, keyset-paged by (posted at, id).
 
@@ -232,6 +238,7 @@ def ledger_page(
     """
     entries = wanted.apply(LedgerEntry.objects.filter(account=account))
     page = dated_page(entries, cursor, ENTRIES_PAGE, "posted_at")
+    mask_entries(page.items, access)
     if wanted.active:
         return page, _rows(page.items, None)
     balance = account.balance_cents

@@ -52,6 +52,9 @@ from portal.patients.access import PatientAccess, record_write
 from portal.patients.models import Scope
 
 KEY_FORMAT = re.compile(r"^[A-Za-z0-9_-]{16,80}$")
+# A pay form's key is a random uuid4 in hex; the worker's keys ("plan-...") never look like
+# one, so no form can claim (and so block) a key the worker will use.
+FORM_KEY = re.compile(r"^[0-9a-f]{32}$")
 Status = Payment.Status
 
 # Failed by `reconcile_pending` because the gateway had no charge for the key. A retry that
@@ -137,7 +140,9 @@ def do_pay(
 
 
 def _check_request(request: PaymentRequest) -> None:
-    if not KEY_FORMAT.match(request.idempotency_key or ""):
+    key = request.idempotency_key or ""
+    from_form = request.source == Payment.Source.PORTAL
+    if not KEY_FORMAT.match(key) or bool(FORM_KEY.match(key)) != from_form:
         raise PaymentRefused(_("This payment form has expired. Reload the page and try again."))
     if not 0 < request.amount_cents <= MAX_CENTS:
         raise PaymentRefused(_("Enter an amount more than $0.00."))
@@ -384,8 +389,10 @@ def reconcile_pending(older_than: dt.timedelta = dt.timedelta(minutes=5), limit:
     """Settle payments left pending (the gateway did not answer, or the process died).
 
     The gateway is asked what it did with each key: a charge it made is recorded; a key
-    it never saw was never charged, so the payment fails saying so. Bank checks nobody
-    finished within a day fail the same way. Returns how many were settled.
+    it never saw was never charged, so the payment fails saying so. A bank check nobody
+    finished within a day is called off at the gateway first, so it can no longer take
+    money, and recorded as it ended there (paid, if the payer finished just in time).
+    Returns how many were settled.
     """
     now = timezone.now()
     stale = Payment.objects.filter(status=Status.PENDING, created_at__lt=now - older_than)
@@ -395,12 +402,25 @@ def reconcile_pending(older_than: dt.timedelta = dt.timedelta(minutes=5), limit:
     settled = 0
     for payment in list(stale[:limit]) + list(abandoned[:limit]):
         try:
-            result = configured_gateway(payment.gateway).lookup(payment.idempotency_key)
-        except GatewayUnavailable:
+            result = _settle(payment)
+        except (GatewayUnavailable, GatewayError):
             continue
-        if result is None or result.status == ChargeStatus.REQUIRES_ACTION:
-            code = UNSEEN if result is None else "authentication_failed"
-            result = ChargeResult(status=ChargeStatus.FAILED, decline_code=code)
         record_result(Actor.system(), payment, result)
         settled += 1
     return settled
+
+
+def _settle(payment: Payment) -> ChargeResult:
+    """How a pending or abandoned payment really ended, from the gateway."""
+    gateway = configured_gateway(payment.gateway)
+    if payment.status == Status.REQUIRES_ACTION and payment.gateway_ref:
+        result: ChargeResult | None = gateway.cancel(payment.gateway_ref)
+    else:
+        result = gateway.lookup(payment.idempotency_key)
+    if result is None:
+        return ChargeResult(status=ChargeStatus.FAILED, decline_code=UNSEEN)
+    if result.status == ChargeStatus.SUCCEEDED:
+        return result
+    if payment.status == Status.REQUIRES_ACTION or result.status == ChargeStatus.REQUIRES_ACTION:
+        return ChargeResult(status=ChargeStatus.FAILED, decline_code="authentication_failed")
+    return result

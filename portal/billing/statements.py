@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.billing import ledger
-from portal.billing.models import Account, LedgerEntry, ServiceLine, Statement
+from portal.billing.models import Account, LedgerEntry, PriceItem, ServiceLine, Statement
 from portal.lib.money import format_cents
 from portal.notifications.models import Kind
 from portal.notifications.send import notify_patient
@@ -42,13 +42,19 @@ def add_service_line(
     adjustment_cents: int = 0,
     posted_by: Any = None,
     form_key: str | None = None,
+    sensitivity: str | None = None,
     **fields: Any,
 ) -> ServiceLine:
-    """One billed service and its ledger entries, atomically. `fields`: claim, appointment, campus, visit_label."""
+    """One billed service and its ledger entries, atomically. `fields`: claim, appointment, campus, visit_label.
+
+    `sensitivity` defaults to the price list's confidential category for the code.
+    """
     if min(charge_cents, insurance_paid_cents, adjustment_cents) < 0 or charge_cents <= 0:
         raise BadServiceLine("amounts must be positive cents")
     if insurance_paid_cents + adjustment_cents > charge_cents:
         raise BadServiceLine("insurance paid and adjusted more than the charge")
+    if sensitivity is None:
+        sensitivity = PriceItem.objects.filter(code=code).values_list("sensitivity", flat=True).first() or ""
     with transaction.atomic():
         line = ServiceLine.objects.create(
             account=account,
@@ -60,9 +66,16 @@ def add_service_line(
             adjustment_cents=adjustment_cents,
             patient_cents=charge_cents - insurance_paid_cents - adjustment_cents,
             form_key=form_key or None,
+            sensitivity=sensitivity,
             **fields,
         )
-        common = {"code": code, "service_date": service_date, "service_line": line, "posted_by": posted_by}
+        common = {
+            "code": code,
+            "service_date": service_date,
+            "service_line": line,
+            "posted_by": posted_by,
+            "sensitivity": sensitivity,
+        }
         ledger.post(account, Entry.CHARGE, charge_cents, description=description, **common)
         if insurance_paid_cents:
             ledger.post(

@@ -151,7 +151,7 @@ def claims(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     page = dated_page(
         Claim.objects.filter(account__patient=access.patient), cursor, CLAIMS_PAGE_SIZE, "service_date"
     )
-    lines = insurance.lines_by_claim(page.items)
+    lines = insurance.lines_by_claim(page.items, access)
     rows = [(claim, lines[claim.pk]) for claim in page.items]
     record_read(request, access, "billing.claims_view", count=len(rows))
     context = {"access": access, "rows": rows, "page": page, "paged": bool(cursor)}

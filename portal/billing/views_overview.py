@@ -73,7 +73,7 @@ def overview(request: HttpRequest, access: PatientAccess) -> HttpResponse:
             "statements": statements,
             "latest": latest,
             "latest_due_cents": reads.still_due(latest, account.balance_cents) if latest else 0,
-            "entries": reads.recent_entries(account),
+            "entries": reads.recent_entries(account, access),
         }
     record_read(request, access, "billing.overview_view")
     return render(request, "billing/overview/overview.html", context)
@@ -101,7 +101,7 @@ def _load_statement(request: HttpRequest, statement_id: int) -> tuple[Statement,
 @patient_page(None)
 def statement(request: HttpRequest, _acting_for: PatientAccess, statement_id: int) -> HttpResponse:
     statement, access = _load_statement(request, statement_id)
-    visits = reads.statement_visits(statement)
+    visits = reads.statement_visits(statement, access)
     record_read(request, access, "billing.statement_view", obj=statement)
     context = {
         "access": access,
@@ -121,7 +121,7 @@ def statement(request: HttpRequest, _acting_for: PatientAccess, statement_id: in
 @patient_page(None)
 def statement_download(request: HttpRequest, _acting_for: PatientAccess, statement_id: int) -> HttpResponse:
     statement, access = _load_statement(request, statement_id)
-    content = statement_pdf(statement, reads.statement_visits(statement))
+    content = statement_pdf(statement, reads.statement_visits(statement, access))
     record_read(request, access, "billing.statement_download", obj=statement)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = (
@@ -143,7 +143,7 @@ def transactions(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     page: Page[Any] = Page([], None)
     rows: list[reads.LedgerRow] = []
     if account is not None:
-        page, rows = reads.ledger_page(account, cursor, wanted)
+        page, rows = reads.ledger_page(account, cursor, wanted, access)
     record_read(request, access, "billing.transactions_view", count=len(rows))
     context = {
         "access": access,

@@ -56,6 +56,12 @@ STATUS_MEANING: dict[str, Any] = {
     Status.PARTLY_REFUNDED: gettext_lazy("Part of this payment was given back to your card."),
 }
 
+# The amount owed (or the patient acted for) changed between the confirm step and Pay.
+CHANGED_SINCE_REVIEW = gettext_lazy(
+    "The amount or the account changed since you reviewed this payment, so nothing was charged. "
+    "Check the details and confirm again."
+)
+
 
 # The pay page -----------------------------------------------------------------------------------
 
@@ -86,6 +92,12 @@ def pay(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     if not form.is_bound:
         record_read(request, access, "billing.pay_view")
         return page.render(form)
+    earlier = _already_taken(request, account)
+    if earlier is not None:
+        # A double click, a reload or a retry of a payment already made: show its result.
+        if earlier.status == Status.REQUIRES_ACTION and earlier.next_action_url:
+            return redirect(earlier.next_action_url)
+        return redirect("billing:payment", payment_id=earlier.pk)
     if not form.is_valid():
         return page.render(form, status=400)
     if form.cleaned_data["step"] != PAY:
@@ -142,6 +154,8 @@ class PayPage:
     def take(self, form: PayForm) -> HttpResponse:
         data = form.cleaned_data
         key = data["key"]
+        if data["confirmed_cents"] != form.amount_cents or data["patient"] != self.access.patient.pk:
+            return self.render(form, status=400, alert=str(CHANGED_SINCE_REVIEW))
         chosen_statement = self.statement if data["amount_choice"] == STATEMENT else None
         try:
             payment = payments.do_pay(
@@ -168,6 +182,24 @@ class PayPage:
                 form, status=400, alert=payment.failure_message or str(payments.GENERIC_DECLINE)
             )
         return redirect("billing:payment", payment_id=payment.pk)
+
+
+def _already_taken(request: HttpRequest, account: Account) -> Payment | None:
+    """The payment this very form (its key, for the amount it confirmed) already made, if it is the pay step.
+
+    The same key with another amount is not this form: it goes on to be refused.
+    """
+    if request.POST.get("step") != PAY:
+        return None
+    key = request.POST.get("key", "")[:80]
+    if not key:
+        return None
+    found = Payment.objects.filter(
+        idempotency_key=key, account=account, created_by_id=request.user.pk
+    ).first()
+    if found is None or request.POST.get("confirmed_cents") != str(found.amount_cents):
+        return None
+    return found
 
 
 def _statement(request: HttpRequest, access: PatientAccess, account: Account) -> Statement | None:

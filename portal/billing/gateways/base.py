@@ -98,6 +98,11 @@ class Gateway(ABC):
         """The charge's current state (after the payer's bank check, for instance)."""
 
     @abstractmethod
+    def cancel(self, reference: str) -> ChargeResult:
+        """Call off a charge still waiting for the payer's bank check; returns how it ended
+        (a charge the payer finished meanwhile comes back succeeded)."""
+
+    @abstractmethod
     def lookup(self, idempotency_key: str) -> ChargeResult | None:
         """The charge made with this key, or None if the gateway never made one."""
 

@@ -27,6 +27,15 @@ class PriceItem(models.Model):
         related_name="price_items",
         help_text=_("Appointment types that usually include this service."),
     )
+    sensitivity = models.CharField(
+        _("confidential category"),
+        max_length=40,
+        blank=True,
+        help_text=_(
+            "A category kept confidential for adolescents (such as sexual-health): billed lines "
+            "of this service hide what it was from a parent."
+        ),
+    )
     active = models.BooleanField(default=True)
 
     class Meta:

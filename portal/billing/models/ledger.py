@@ -123,6 +123,9 @@ class ServiceLine(models.Model):
     insurance_paid_cents = models.BigIntegerField(default=0)
     adjustment_cents = models.BigIntegerField(default=0)
     patient_cents = models.BigIntegerField()
+    # A confidential category (as in the record: "sexual-health"...), kept from whoever the
+    # record keeps it from: a parent sees the amount, not what the service was.
+    sensitivity = models.CharField(max_length=40, blank=True)
     # The send-once key of the staff form that posted it: a double submit finds this line.
     form_key = models.CharField(max_length=80, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -175,6 +178,8 @@ class LedgerEntry(models.Model):
         "billing.Payment", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
     )
     reason = models.CharField(max_length=300, blank=True)
+    # Its service's confidential category, if any (see ServiceLine.sensitivity).
+    sensitivity = models.CharField(max_length=40, blank=True)
     # The send-once key of the staff form that posted it (adjustments): a double submit finds this entry.
     form_key = models.CharField(max_length=80, unique=True, null=True, blank=True)
     posted_at = models.DateTimeField(default=timezone.now)

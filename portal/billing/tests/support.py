@@ -70,6 +70,7 @@ def bill(
     code: str = "99213",
     description: str = "Office visit, established patient",
     on: dt.date | None = None,
+    sensitivity: str | None = None,
 ) -> ServiceLine:
     """A billed service on the patient's account (and its ledger entries)."""
     return statements.add_service_line(
@@ -80,6 +81,7 @@ def bill(
         charge_cents=charge_cents,
         insurance_paid_cents=insurance_cents,
         adjustment_cents=adjustment_cents,
+        sensitivity=sensitivity,
     )
 
 

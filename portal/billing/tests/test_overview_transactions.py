@@ -12,7 +12,7 @@ from portal.audit.models import AuditEvent
 from portal.billing import ledger, overview
 from portal.billing.models import LedgerEntry
 from portal.billing.tests.overview_support import billed_statement, persona, signed_in
-from portal.billing.tests.support import BillingWorld, bill, billing_world, pay
+from portal.billing.tests.support import BillingWorld, access_for, bill, billing_world, pay
 from portal.test import World, query_count
 
 pytestmark = pytest.mark.django_db
@@ -75,9 +75,13 @@ def test_the_running_balance_continues_across_pages(
         bill(alice, cents)
     account = ledger.account_for(alice)
     entries = list(LedgerEntry.objects.filter(account=account).order_by("-posted_at", "-id"))
-    page, rows = overview.ledger_page(account, "", overview.LedgerFilter())
+    page, rows = overview.ledger_page(
+        account, "", overview.LedgerFilter(), access_for(bw.world.alice_user, alice)
+    )
     assert [row.balance_after_cents for row in rows] == [310_00, 150_00, 70_00]
-    page2, rows2 = overview.ledger_page(account, page.next_cursor, overview.LedgerFilter())
+    page2, rows2 = overview.ledger_page(
+        account, page.next_cursor, overview.LedgerFilter(), access_for(bw.world.alice_user, alice)
+    )
     assert [row.entry.pk for row in rows2] == [entry.pk for entry in entries[3:]]
     assert [row.balance_after_cents for row in rows2] == [30_00, 10_00]
     assert page2.next_cursor is None
@@ -186,13 +190,23 @@ def test_the_query_count_does_not_grow(bw: BillingWorld, monkeypatch: pytest.Mon
     for _ in range(3):
         bill(alice, 10_00, insurance_cents=5_00)
     client.get(URL)
-    cursor = overview.ledger_page(ledger.account_for(alice), "", overview.LedgerFilter())[0].next_cursor or ""
+    cursor = (
+        overview.ledger_page(
+            ledger.account_for(alice), "", overview.LedgerFilter(), access_for(bw.world.alice_user, alice)
+        )[0].next_cursor
+        or ""
+    )
     few = query_count(lambda: client.get(URL))
     few_later = query_count(lambda: client.get(URL, {"after": cursor}))
     few_filtered = query_count(lambda: client.get(URL, {"kind": "charge", "date_from": "2020-01-01"}))
     for _ in range(30):
         bill(alice, 10_00, insurance_cents=5_00)
-    cursor = overview.ledger_page(ledger.account_for(alice), "", overview.LedgerFilter())[0].next_cursor or ""
+    cursor = (
+        overview.ledger_page(
+            ledger.account_for(alice), "", overview.LedgerFilter(), access_for(bw.world.alice_user, alice)
+        )[0].next_cursor
+        or ""
+    )
     assert query_count(lambda: client.get(URL)) == few
     assert query_count(lambda: client.get(URL, {"after": cursor})) == few_later
     assert query_count(lambda: client.get(URL, {"kind": "charge", "date_from": "2020-01-01"})) == few_filtered

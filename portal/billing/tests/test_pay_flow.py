@@ -96,6 +96,12 @@ def pay_form(
 
 
 def pay_page(client: Client, form: dict[str, Any]) -> Any:
+    """Post the form; a pay step goes through the confirm step first, as the browser does,
+    carrying what the confirm step showed (the amount and the patient)."""
+    if form.get("step") == "pay" and "confirmed_cents" not in form:
+        review = client.post(reverse("billing:pay"), {**form, "step": "review"})
+        shown = dict(re.findall(r'name="(confirmed_cents|patient)" value="(\d+)"', review.content.decode()))
+        form = {**form, **shown}
     return client.post(reverse("billing:pay"), form)
 
 
@@ -543,3 +549,31 @@ def test_the_gateways_own_origins_are_allowed_on_the_pay_page_only(
     assert policy["frame-src"] == "'self' https://frames.processor.example"
     assert policy["connect-src"] == "'self' https://api.processor.example"
     assert "processor.example" not in client.get(reverse("billing:how_to_pay"))["Content-Security-Policy"]
+
+
+def test_a_balance_that_changed_since_the_confirm_step_is_not_charged(bw: BillingWorld) -> None:
+    alice = bw.world.alice
+    bill(alice, 80_00)
+    client = signed_in(bw.world.alice_user)
+    form = pay_form(card_token(client))
+    review = client.post(reverse("billing:pay"), {**form, "step": "review"})
+    shown = dict(re.findall(r'name="(confirmed_cents|patient)" value="(\d+)"', review.content.decode()))
+    assert shown["confirmed_cents"] == "8000"
+    bill(alice, 4_920_00)  # a new charge lands between the confirm step and Pay
+    response = client.post(reverse("billing:pay"), {**form, **shown})
+    assert response.status_code == 400
+    assert "nothing was charged" in response.content.decode()
+    assert not Payment.objects.exists()
+    assert balance(alice) == 5_000_00
+
+
+def test_a_reload_of_a_paid_form_shows_the_receipt(bw: BillingWorld) -> None:
+    alice = bw.world.alice
+    bill(alice, 80_00)
+    client = signed_in(bw.world.alice_user)
+    form = pay_form(card_token(client))
+    first = pay_page(client, form)
+    payment = Payment.objects.get()
+    again = client.post(reverse("billing:pay"), {**form, "confirmed_cents": "8000", "patient": str(alice.pk)})
+    assert first["Location"] == again["Location"] == reverse("billing:payment", args=[payment.pk])
+    assert Payment.objects.count() == 1

@@ -127,4 +127,52 @@ def test_a_payment_still_in_progress_counts_against_what_may_be_paid(bw):
     assert waiting.status == Payment.Status.PENDING
     with pytest.raises(payments.PaymentRefused, match="still being processed"):
         pay(bw.world.alice_user, alice, 100_00)
-    assert pay(bw.world.alice_user, alice, 100_00, key=request.idempotency_key, token=request.token).pk == waiting.pk
+    assert (
+        pay(bw.world.alice_user, alice, 100_00, key=request.idempotency_key, token=request.token).pk
+        == waiting.pk
+    )
+
+
+def test_an_abandoned_bank_check_is_called_off_and_can_no_longer_be_confirmed(bw):
+    import datetime as dt
+
+    from django.test import Client
+    from django.urls import reverse
+
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    payment = pay(bw.world.alice_user, alice, 100_00, number=NEEDS_CHECK)
+    Payment.objects.filter(pk=payment.pk).update(created_at=payment.created_at - dt.timedelta(days=2))
+    assert payments.reconcile_pending() == 1
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.FAILED
+    assert SandboxCharge.objects.get().status == "failed"
+    client = Client()
+    client.force_login(bw.world.alice_user)
+    bank = reverse("sandbox_gateway:authenticate", args=[payment.gateway_ref])
+    client.post(bank, {"decision": "confirm"})
+    assert SandboxCharge.objects.get().status == "failed"
+    assert balance(alice) == 100_00
+
+
+def test_a_bank_check_finished_in_time_is_recorded_as_paid(bw):
+    import datetime as dt
+
+    from portal.billing.gateways.registry import gateway
+
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    payment = pay(bw.world.alice_user, alice, 100_00, number=NEEDS_CHECK)
+    gateway("sandbox").complete_authentication(payment.gateway_ref, approved=True)
+    Payment.objects.filter(pk=payment.pk).update(created_at=payment.created_at - dt.timedelta(days=2))
+    payments.reconcile_pending()
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED
+    assert balance(alice) == 0
+
+
+def test_a_form_cannot_claim_a_key_the_worker_will_use(bw):
+    bill(bw.world.bob, 5_00)
+    with pytest.raises(payments.PaymentRefused):
+        pay(bw.world.bob_user, bw.world.bob, 5_00, key="plan-0000000001-1", number=DECLINED)
+    assert not Payment.objects.exists()

@@ -12,7 +12,7 @@ from portal.billing import ledger, overview, statements
 from portal.billing.models import Payment
 from portal.billing.pdf import receipt_filename, receipt_pdf, statement_pdf
 from portal.billing.tests.overview_support import MISSING, billed_statement, pdf_text, persona, signed_in
-from portal.billing.tests.support import DECLINED, HSA, BillingWorld, bill, billing_world, pay
+from portal.billing.tests.support import DECLINED, HSA, BillingWorld, access_for, bill, billing_world, pay
 from portal.test import World, assert_same_as_missing
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,9 @@ def test_many_visits_and_unicode_names_print(bw: BillingWorld) -> None:
     for number in range(40):
         bill(alice, 10_00 + number, code=f"C{number}", description=f"Service number {number} — “quoted”")
     statement = billed_statement(alice, (5_00, 0, 0))
-    content = statement_pdf(statement, overview.statement_visits(statement))
+    content = statement_pdf(
+        statement, overview.statement_visits(statement, access_for(bw.world.alice_user, alice))
+    )
     text = pdf_text(content)
     assert "Zoë" in text and "Service number 39" in text
     assert statement.number in text

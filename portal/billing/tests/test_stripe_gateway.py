@@ -237,7 +237,7 @@ def test_paying_through_the_core_charges_once_across_a_timeout() -> None:
     alice = bw.world.alice
     bill(alice, 250_00, insurance_cents=150_00, adjustment_cents=20_00)
     account = alice.billing_account
-    key = "e2e0pay0k7Jq2ZpX4vN8rT1s"
+    key = "e2e0ba5e4b7c9d2f6a1b3c5d7e9f0a12"
     gateway, client = replaying("pay_end_to_end", account_number=account.number, return_url=RETURN)
     request = payments.PaymentRequest(amount_cents=80_00, idempotency_key=key, token=PM)
     access = access_for(bw.world.alice_user, alice)
@@ -271,7 +271,9 @@ def test_a_bank_check_through_the_core_is_finished_by_retrieving_the_intent() ->
         "pay_bank_check", account_number=alice.billing_account.number, return_url=RETURN
     )
     request = payments.PaymentRequest(
-        amount_cents=100_00, idempotency_key="e2e0chk0k7Jq2ZpX4vN8rT1s", token="pm_1QaYzxF4kq1Rb2Xy3ds23155"
+        amount_cents=100_00,
+        idempotency_key="e2e0c4ec0b7c9d2f6a1b3c5d7e9f0a34",
+        token="pm_1QaYzxF4kq1Rb2Xy3ds23155",
     )
     payment = payments.do_pay(
         Actor.system(), access_for(bw.world.alice_user, alice), request, return_url=RETURN, gateway=gateway
@@ -284,3 +286,17 @@ def test_a_bank_check_through_the_core_is_finished_by_retrieving_the_intent() ->
     assert done.status == Payment.Status.SUCCEEDED
     assert LedgerEntry.objects.filter(payment=done, kind=LedgerEntry.Kind.PAYMENT).count() == 1
     assert balance(alice) == 0
+
+
+def test_an_abandoned_bank_check_is_canceled() -> None:
+    gateway, client = replaying("cancel_abandoned")
+    result = gateway.cancel("pi_3QaZ0cF4kq1Rb2Xy03ds3155")
+    assert (result.status, result.decline_code) == (ChargeStatus.FAILED, "canceled")
+    client.assert_finished()
+
+
+def test_a_bank_check_finished_just_before_the_cancel_is_paid() -> None:
+    gateway, client = replaying("cancel_already_paid")
+    result = gateway.cancel("pi_3QaZ0cF4kq1Rb2Xy0aB7cD9e")
+    assert result.status == ChargeStatus.SUCCEEDED
+    client.assert_finished()

@@ -130,6 +130,12 @@ class SandboxGateway(Gateway):
             raise GatewayError("unknown charge")
         return self._answer(charge, charge.amount_cents)
 
+    def cancel(self, reference: str) -> ChargeResult:
+        SandboxCharge.objects.filter(reference=reference, status=ChargeStatus.REQUIRES_ACTION).update(
+            status=ChargeStatus.FAILED, decline_code="canceled"
+        )
+        return self.retrieve(reference)
+
     def lookup(self, idempotency_key: str) -> ChargeResult | None:
         charge = SandboxCharge.objects.filter(idempotency_key=idempotency_key).first()
         return None if charge is None else self._answer(charge, charge.amount_cents)

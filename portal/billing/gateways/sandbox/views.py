@@ -100,7 +100,10 @@ def authenticate(request: HttpRequest, reference: str) -> HttpResponse:
     charge = SandboxCharge.objects.filter(reference=reference[:60]).first()
     if payment is None or charge is None:
         raise Http404
-    waiting = charge.status == ChargeStatus.REQUIRES_ACTION
+    # Our payment decides: one the portal has settled (called off after a day) can no longer be confirmed.
+    waiting = (
+        charge.status == ChargeStatus.REQUIRES_ACTION and payment.status == Payment.Status.REQUIRES_ACTION
+    )
     if request.method == "POST":
         decision = request.POST.get("decision")
         if waiting and decision in ("confirm", "fail"):
@@ -121,6 +124,7 @@ def _back_to_portal(request: HttpRequest, payment: Payment) -> str:
     ):
         parts = urlsplit(target)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        if path.startswith("/") and not path.startswith("//"):
+        # Only a path of ours: never "//host" or "/\\host", which browsers read as another site.
+        if path.startswith("/billing/") and "\\" not in path and "//" not in path:
             return path
     return reverse("billing:payment_return", args=[payment.pk])

@@ -131,6 +131,16 @@ class StripeGateway(Gateway):
             raise _translated(error) from error
         return _result(intent)
 
+    def cancel(self, reference: str) -> ChargeResult:
+        try:
+            intent = self.client.v1.payment_intents.cancel(reference, {"expand": EXPAND})
+        except stripe.InvalidRequestError:
+            # Not cancellable any more: the payer finished the bank check meanwhile (or it failed).
+            return self.retrieve(reference)
+        except stripe.StripeError as error:
+            raise _translated(error) from error
+        return _result(intent)
+
     def lookup(self, idempotency_key: str) -> ChargeResult | None:
         # Search is eventually consistent (new PaymentIntents appear within about a minute):
         # the worker only asks about payments pending for several minutes.
