@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -38,7 +39,6 @@ urlpatterns = [
     path("staff/inbox/", include("portal.messaging.inbox_urls")),
     path("staff/refills/", include("portal.messaging.staff_refill_urls")),
     path("staff/referrals/", include("portal.messaging.staff_referral_urls")),
-    path("billing/sandbox-gateway/", include("portal.billing.gateways.sandbox.urls")),
     path("billing/", include("portal.billing.urls")),
     path("staff/billing/", include("portal.billing.staff_urls")),
     path("staff/notifications/", include("portal.notifications.staff_urls")),
@@ -51,3 +51,8 @@ handler404 = "portal.core.errors.not_found"
 handler500 = "portal.core.errors.server_error"
 handler403 = "portal.core.errors.forbidden"
 handler400 = "portal.core.errors.bad_request"
+
+# The sandbox card processor's own pages exist only where it is the configured gateway
+# (never in production: settings refuse it there).
+if settings.PORTAL_PAYMENT_GATEWAY == "sandbox":
+    urlpatterns.insert(0, path("billing/sandbox-gateway/", include("portal.billing.gateways.sandbox.urls")))

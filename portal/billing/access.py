@@ -25,7 +25,7 @@ from portal.patients.access import (
     require_patient,
     staff_patients,
 )
-from portal.patients.models import Patient, Scope
+from portal.patients.models import Patient, ProxyGrant, Scope
 
 M = TypeVar("M", bound=models.Model)
 
@@ -74,5 +74,6 @@ def require_billing_staff(request: HttpRequest, patient_id: Any) -> PatientAcces
 
 
 def billing_patients(user: User) -> models.QuerySet[Patient]:
-    """Patients whose bills a member of staff may work (for search lists): never their own."""
-    return staff_patients(user).exclude(account=user)
+    """Patients whose bills a member of staff may work (for lists and queues): never their own or their family's."""
+    family = ProxyGrant.objects.active().filter(grantee=user).values("patient")
+    return staff_patients(user).exclude(account=user).exclude(pk__in=family)

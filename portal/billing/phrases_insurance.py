@@ -18,3 +18,4 @@ register(
 )
 register("billing.assistance_approve", _("approved your financial assistance application"))
 register("billing.assistance_deny", _("did not approve your financial assistance application"))
+register("billing.assistance_queue_view", _("looked at the financial assistance queue"))

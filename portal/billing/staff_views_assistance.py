@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 
 from portal.accounts.models import signed_in_user
 from portal.audit.actor import Actor
+from portal.audit.log import Kind, record
 from portal.billing import assistance
 from portal.billing.access import billing_patients, require_account_object
 from portal.billing.forms_assistance import DecisionForm
@@ -51,6 +52,17 @@ def _waiting(request: HttpRequest) -> QuerySet[AssistanceApplication]:
 def queue(request: HttpRequest) -> HttpResponse:
     _require_billing(request)
     page = keyset_page(_waiting(request), request.GET.get("before", "")[:20], QUEUE_PAGE_SIZE)
+    # The queue shows names, account numbers and incomes: a read of each patient listed.
+    record(
+        Actor.from_request(request),
+        "billing.assistance_queue_view",
+        kind=Kind.READ,
+        role="staff",
+        detail={
+            "patients": sorted({row.account.patient_id for row in page.items}),
+            "rows": [row.pk for row in page.items],
+        },
+    )
     return render(request, "billing/assistance/staff_queue.html", {"page": page})
 
 

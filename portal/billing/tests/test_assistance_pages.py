@@ -412,3 +412,21 @@ def test_billing_staff_never_work_their_own_family(bw: BillingWorld) -> None:
     )
     application.refresh_from_db()
     assert application.status == AssistanceApplication.Status.SUBMITTED
+
+
+def test_the_queue_read_is_audited_for_each_patient_listed(world: World) -> None:
+    bw = billing_world(world)
+    AssistanceApplication.objects.create(
+        account=ledger.account_for(world.alice),
+        household_size=3,
+        annual_income_cents=2_000_000,
+        employment="employed",
+        insured=False,
+        reason="job loss",
+        created_by=world.alice_user,
+    )
+    client = Client()
+    client.force_login(bw.clerk)
+    assert client.get(reverse("staff_billing:assistance")).status_code == 200
+    event = AuditEvent.objects.get(action="billing.assistance_queue_view")
+    assert event.detail["patients"] == [world.alice.pk]
