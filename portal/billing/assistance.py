@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.billing import ledger
+from portal.billing.errors import Refused
 from portal.billing.models import AssistanceApplication, LedgerEntry
 from portal.lib.money import format_cents
 from portal.lib.uploads import CheckedFile
@@ -54,12 +55,8 @@ class Employment:
         return str(dict(cls.CHOICES).get(value, value))
 
 
-class AssistanceRefused(Exception):
+class AssistanceRefused(Refused):
     """An application or decision that cannot be made now; the message says why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from portal.audit.actor import Actor
 from portal.billing.gateways.base import Gateway, GatewayError, GatewayUnavailable
 from portal.billing.gateways.registry import gateway as configured_gateway
 from portal.billing.models import Funding, PaymentPlan, SavedCard
+from portal.billing.payments import customer_of
 from portal.patients.access import PatientAccess, record_write
 from portal.patients.models import Scope
 
@@ -30,13 +31,7 @@ def do_save_card(
     if actor.user is None or not access.allows(Scope.BILLING):
         raise CardRefused(_("You cannot save a card here."))
     gateway = gateway or configured_gateway()
-    customer = (
-        SavedCard.objects.filter(owner=actor.user, gateway=gateway.name)
-        .exclude(customer_ref="")
-        .values_list("customer_ref", flat=True)
-        .first()
-        or ""
-    )
+    customer = customer_of(actor.user, gateway.name)
     # The processor is asked outside the transaction: a network call must not hold the database.
     try:
         method = gateway.save_card(token=token, customer_ref=customer)

@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.billing import ledger
+from portal.billing.errors import Refused
 from portal.billing.models import Dispute, Estimate, LedgerEntry, ServiceLine, Statement
 from portal.lib.money import format_cents
 from portal.notifications.models import Kind
@@ -39,12 +40,8 @@ RECENT_ESTIMATES = 20
 MAX_REASON = 4000
 
 
-class DisputeRefused(Exception):
+class DisputeRefused(Refused):
     """The dispute (or the decision) breaks a rule; `message` says which, for whoever asked."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

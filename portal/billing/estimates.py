@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from portal.audit.actor import Actor
 from portal.billing.access import account_of
+from portal.billing.errors import Refused
 from portal.billing.models import CoverageBenefits, Estimate, PriceItem
 from portal.lib.money import format_cents
 from portal.patients.access import PatientAccess, record_write
@@ -271,12 +272,8 @@ def new_number(kind: str, on: dt.date) -> str:
     return f"{prefix}-{on:%Y%m%d}-{secrets.token_hex(4).upper()}"
 
 
-class EstimateRefused(Exception):
+class EstimateRefused(Refused):
     """The estimate cannot be saved; `message` says why."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @transaction.atomic

@@ -31,6 +31,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.audit.log import record
 from portal.audit.models import AuditEvent
@@ -253,13 +254,7 @@ def _ask(
         )
     customer = ""
     if request.save_card and actor.user is not None:
-        customer = (
-            SavedCard.objects.filter(owner=actor.user, gateway=gateway.name)
-            .exclude(customer_ref="")
-            .values_list("customer_ref", flat=True)
-            .first()
-            or ""
-        )
+        customer = customer_of(actor.user, gateway.name)
     return gateway.charge(
         amount_cents=payment.amount_cents,
         idempotency_key=payment.idempotency_key,
@@ -271,6 +266,17 @@ def _ask(
         save_for_later=request.save_card and not saved,
         customer_ref=customer,
     )
+
+
+def customer_of(user: User, gateway_name: str) -> str:
+    """The gateway's customer for the user's saved cards ("" before their first), so cards gather under one."""
+    found = (
+        SavedCard.objects.filter(owner=user, gateway=gateway_name)
+        .exclude(customer_ref="")
+        .values_list("customer_ref", flat=True)
+        .first()
+    )
+    return found or ""
 
 
 def record_result(actor: Actor, payment: Payment, result: ChargeResult) -> Payment:

@@ -42,6 +42,7 @@ from django.utils.translation import gettext_lazy
 from portal.audit.actor import Actor
 from portal.audit.models import AuditEvent
 from portal.billing import ledger, statements
+from portal.billing.errors import Refused
 from portal.billing.gateways.base import Gateway, GatewayError, GatewayUnavailable
 from portal.billing.gateways.registry import gateway as gateway_named
 from portal.billing.models import (
@@ -67,12 +68,8 @@ Entry = LedgerEntry.Kind
 RESENT = gettext_lazy("This form was already used. Reload the page and enter it again.")
 
 
-class BillingRefused(Exception):
+class BillingRefused(Refused):
     """The change breaks a rule; `message` says which, for the member of staff. Nothing changed."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class RefundWaiting(BillingRefused):
