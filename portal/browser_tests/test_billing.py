@@ -9,6 +9,7 @@ width, and what the database holds afterwards.
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 import time
@@ -18,9 +19,10 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from django_tasks.base import TaskResult
+from django_tasks.signals import task_enqueued
 from playwright.sync_api import BrowserContext, Page, Request, expect
 
 from portal.accounts.models import User
@@ -104,7 +106,9 @@ def open_statement_and_pay(page: Page, statement: Statement) -> None:
     check_page(page)
     page.get_by_role("link", name="Pay this statement").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Pay your bill")
-    expect(page.get_by_label(re.compile(f"^What is left on statement {statement.number}: \\$80.00"))).to_be_checked()
+    expect(
+        page.get_by_label(re.compile(f"^What is left on statement {statement.number}: \\$80.00"))
+    ).to_be_checked()
     expect(page.get_by_label("A new credit or debit card")).to_be_checked()
     check_page(page)
 
@@ -132,7 +136,9 @@ def test_a_patient_pays_a_statement_with_a_test_card(page: Page, bw: BillingWorl
     log_in(world.alice_user)
     open_statement_and_pay(page, statement)
     continue_to_confirm(page, VISA)
-    expect(page.get_by_text(re.compile(r"You are paying \$80\.00 from Visa ending 4242 for account"))).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"You are paying \$80\.00 from Visa ending 4242 for account"))
+    ).to_be_visible()
     assert not Payment.objects.exists()  # the confirm step charges nothing
 
     page.get_by_role("button", name="Pay $80.00").click()
@@ -176,7 +182,9 @@ def test_a_declined_card_says_so_and_changes_nothing(page: Page, bw: BillingWorl
     assert ledger_payments(world) == 0
     assert not Payment.objects.filter(status=Payment.Status.SUCCEEDED).exists()
     assert list(Payment.objects.values_list("status", flat=True)) == [Payment.Status.DECLINED]
-    assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.PAYMENT, payer=LedgerEntry.Payer.PATIENT).exists()
+    assert not LedgerEntry.objects.filter(
+        kind=LedgerEntry.Kind.PAYMENT, payer=LedgerEntry.Payer.PATIENT
+    ).exists()
 
     # The card form is back, empty, with a new key: the payer can try another card.
     expect(page.get_by_role("textbox", name="Card number")).to_have_value("")
@@ -226,6 +234,8 @@ def click_pay_twice(page: Page, monkeypatch: pytest.MonkeyPatch) -> list[Request
     expect(page.get_by_role("heading", level=1)).not_to_have_text("Check your payment")
     assert len(sent) == 2, [request.url for request in sent]
     assert page_key(sent[0]) == page_key(sent[1])
+    second = sent[1].response()  # the server answered the second click too
+    assert second is not None and second.status == 302, second
     return sent
 
 
@@ -290,14 +300,22 @@ def test_a_card_that_needs_the_banks_check_is_paid_after_confirming(
 
 
 @pytest.fixture
-def queued_tasks(settings: Any) -> Iterator[None]:
-    """Tasks are queued, not run, as with the worker: the test runs the sweep itself."""
+def queued_tasks(settings: Any) -> Iterator[list[str]]:
+    """Tasks are queued, not run, as with the worker (the test runs the sweep itself); the
+    list names each task queued, from whichever thread."""
     settings.TASKS = DUMMY_TASKS
-    yield
+    queued: list[str] = []
+
+    def note(sender: Any, task_result: TaskResult[Any], **kwargs: Any) -> None:
+        queued.append(task_result.task.module_path)
+
+    task_enqueued.connect(note)
+    yield queued
+    task_enqueued.disconnect(note)
 
 
 def test_a_payment_plans_first_instalment_is_charged_by_the_worker(
-    page: Page, bw: BillingWorld, log_in_recently: LogIn, queued_tasks: None
+    page: Page, bw: BillingWorld, log_in_recently: LogIn, queued_tasks: list[str]
 ) -> None:
     world = bw.world
     bill(world.alice, 300_00)
@@ -343,9 +361,12 @@ def test_a_payment_plans_first_instalment_is_charged_by_the_worker(
     expect(first_row).to_contain_text("Scheduled")
     check_page(page)
     assert not Payment.objects.exists()  # nothing is charged until the worker runs
+    assert queued_tasks.count("portal.billing.tasks.run_billing_sweep") == 1  # for the worker, at once
 
     # The worker's sweep (cron runs the same command).
-    call_command("billing_sweep", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    said = io.StringIO()
+    call_command("billing_sweep", stdout=said)
+    assert "Instalments paid: 1," in said.getvalue()
 
     page.reload()
     expect(first_row).to_contain_text("Paid")
@@ -381,10 +402,16 @@ def test_booking_shows_the_estimated_cost(page: Page, bw: BillingWorld, log_in: 
     sw = scheduling_world(world)
     make_slot(sw, local_moment(world.campus, 4, 10))
     visit = PriceItem.objects.create(
-        code="99213", description="Office visit, established patient", price_cents=250_00, self_pay_price_cents=180_00
+        code="99213",
+        description="Office visit, established patient",
+        price_cents=250_00,
+        self_pay_price_cents=180_00,
     )
     lab = PriceItem.objects.create(
-        code="80053", description="Comprehensive metabolic panel", price_cents=120_00, self_pay_price_cents=60_00
+        code="80053",
+        description="Comprehensive metabolic panel",
+        price_cents=120_00,
+        self_pay_price_cents=60_00,
     )
     visit.visit_types.add(sw.follow_up)
     lab.visit_types.add(sw.follow_up)
@@ -430,7 +457,11 @@ def test_booking_shows_the_estimated_cost(page: Page, bw: BillingWorld, log_in: 
     estimate = Estimate.objects.get()
     assert page.url.endswith(f"/billing/estimates/{estimate.pk}/")
     expect(page.get_by_text(estimate.number).first).to_be_visible()
-    assert (estimate.total_cents, estimate.insurance_cents, estimate.patient_cents) == (370_00, 216_00, 154_00)
+    assert (estimate.total_cents, estimate.insurance_cents, estimate.patient_cents) == (
+        370_00,
+        216_00,
+        154_00,
+    )
     assert estimate.kind == Estimate.Kind.INSURED
     assert estimate.visit_type_id == sw.follow_up.pk
     assert estimate.coverage_id == coverage.pk
