@@ -121,13 +121,8 @@ def do_pay(
     gateway: Gateway | None = None,
 ) -> Payment:
     """Take (or find) the payment named by the request's key; see the module docstring."""
-    if not access.allows(Scope.BILLING):
-        raise PaymentRefused(_("You cannot pay bills for this patient."))
-    _check_request(request)
-    _check_card(actor, request)
-    account = ledger.account_for(access.patient)
     gateway = gateway or configured_gateway()
-    payment = _claim(actor, access, account, request, gateway.name)
+    payment = claim_payment(actor, access, request, gateway.name)
     if payment.status != Status.PENDING:
         return payment
     try:
@@ -138,6 +133,19 @@ def do_pay(
     except GatewayError as error:
         result = ChargeResult(status=ChargeStatus.FAILED, decline_code="gateway_error", message=str(error))
     return record_result(actor, payment, result)
+
+
+def claim_payment(actor: Actor, access: PatientAccess, request: PaymentRequest, gateway_name: str) -> Payment:
+    """Step 1 alone: check the request and claim its key (a new pending payment, or the earlier one).
+
+    `do_pay` starts with it; the plan worker calls it under the plan's lock, so a second
+    sweep sees the attempt before either asks the gateway.
+    """
+    if not access.allows(Scope.BILLING):
+        raise PaymentRefused(_("You cannot pay bills for this patient."))
+    _check_request(request)
+    _check_card(actor, request)
+    return _claim(actor, access, ledger.account_for(access.patient), request, gateway_name)
 
 
 def _check_request(request: PaymentRequest) -> None:

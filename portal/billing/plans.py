@@ -11,12 +11,15 @@ a shorter month).
 Charging (`charge_due_instalments`, run by the worker): each due instalment is charged
 to the plan's saved card through the payment core with the key
 `plan-<instalment>-<attempt>`, acting with the access of whoever set the plan up,
-decided again at that moment (someone who no longer manages the bills stops the plan:
-nothing is charged on their word). The plan row is locked while its instalment is
-charged and the key names the attempt, so two sweeps at once, or twice in a row, charge
-once. An instalment is never more than the balance still owed; once nothing is owed
-the rest are cancelled and the plan is paid off. A declined instalment tells the
-patient and is tried again on each of the next two days the worker runs; then it stops.
+decided again at that moment (someone who no longer manages the bills from the side
+they set it up on, or who has only break-glass access, stops the plan: nothing is
+charged on their word). Each try is claimed with the plan locked (its pending payment
+is linked to the instalment), the gateway is asked with no lock held, and the answer is
+applied with the plan locked again; a sweep that finds a claimed try asks with its key,
+so two sweeps at once, or twice in a row, charge once. An instalment is never more than
+the balance still owed; once nothing is owed the rest are cancelled and the plan is paid
+off. A declined instalment (or one the payment core refused) tells the patient and is
+tried again on each of the next two days the worker runs; then it stops.
 
 A plan the billing office sets up without a card is paid by the patient: the worker
 reminds them on each due date to pay online, and counts an instalment paid once their
@@ -46,11 +49,11 @@ from portal.audit.log import record
 from portal.audit.models import AuditEvent
 from portal.billing import ledger, payments
 from portal.billing.gateways.registry import gateway as configured_gateway
-from portal.billing.models import Account, Instalment, Payment, PaymentPlan, SavedCard
+from portal.billing.models import Account, Funding, Instalment, Payment, PaymentPlan, SavedCard
 from portal.lib.money import MAX_CENTS, format_cents
 from portal.notifications.models import Kind
 from portal.notifications.send import notify_patient
-from portal.patients.access import PatientAccess, decide, record_write
+from portal.patients.access import PatientAccess, Role, decide, is_on_patient_side, record_write
 from portal.patients.models import Patient, Scope
 
 MIN_MONTHS = 2
@@ -181,6 +184,28 @@ def active_plan(account: Account) -> PaymentPlan | None:
     return PaymentPlan.objects.filter(account=account, status=PlanStatus.ACTIVE).first()
 
 
+def may_manage_plans(access: PatientAccess | None) -> bool:
+    """The billing scope as the patient or their proxy, or as billing staff not on the
+    patient's side (not their own or their family's account). Never through break-glass:
+    an emergency is no reason to set up, or be charged on the word of, a payment plan."""
+    if access is None or not access.allows(Scope.BILLING):
+        return False
+    if access.role in (Role.SELF, Role.PROXY):
+        return True
+    return access.role is Role.STAFF and not is_on_patient_side(access.user, access.patient)
+
+
+def creator_access(plan: PaymentPlan) -> PatientAccess | None:
+    """The access of whoever set up a plan with a card, decided now; None if they may no longer
+    charge it: they lost the right, or they changed sides (a clerk who became the patient's
+    proxy no longer charges the account holder's card on the office's word)."""
+    access = decide(plan.created_by, plan.account.patient) if plan.created_by else None
+    if access is None or plan.saved_card is None or not may_manage_plans(access):
+        return None
+    from_the_office = plan.saved_card.owner_id != plan.created_by_id
+    return access if access.is_staff_access == from_the_office else None
+
+
 # Setting up and cancelling -----------------------------------------------------------------
 
 
@@ -195,7 +220,7 @@ def do_create_plan(
     start_on: dt.date,
 ) -> PaymentPlan:
     """Split `total_cents` into `months` monthly instalments from `start_on`, charged to `saved_card`."""
-    if not access.allows(Scope.BILLING):
+    if not may_manage_plans(access):
         raise PlanRefused(_("You cannot manage bills for this patient."))
     today = timezone.localdate()
     account = ledger.locked(ledger.account_for(access.patient))
@@ -283,7 +308,7 @@ def _tell_plan_created(plan: PaymentPlan, patient: Patient, start_on: dt.date) -
 @transaction.atomic
 def do_cancel_plan(actor: Actor, access: PatientAccess, plan: PaymentPlan) -> PaymentPlan:
     """Stop an active plan: instalments still to come are cancelled, paid ones stay paid."""
-    if not access.allows(Scope.BILLING):
+    if not may_manage_plans(access):
         raise PlanRefused(_("You cannot manage bills for this patient."))
     locked = PaymentPlan.objects.select_for_update().filter(pk=plan.pk).select_related("account").first()
     if locked is None or locked.account.patient_id != access.patient.pk:
@@ -306,7 +331,7 @@ def do_change_plan_card(
     Instalments that failed are tried again with the new card at the worker's next run.
     """
     locked = PaymentPlan.objects.select_for_update().filter(pk=plan.pk).select_related("account").first()
-    if locked is None or locked.account.patient_id != access.patient.pk or not access.allows(Scope.BILLING):
+    if locked is None or locked.account.patient_id != access.patient.pk or not may_manage_plans(access):
         raise PlanRefused(_("This payment plan was not found."))
     if locked.status != PlanStatus.ACTIVE:
         raise PlanRefused(_("This payment plan has already ended."))
@@ -316,8 +341,11 @@ def do_change_plan_card(
     previous = locked.saved_card_id
     locked.saved_card = card
     locked.save(update_fields=["saved_card"])
-    retried = Instalment.objects.filter(plan=locked, status=Status.FAILED).update(
-        status=Status.SCHEDULED, payment=None, last_error=""
+    # A failed instalment whose payment is still being settled keeps it: it may yet be paid.
+    retried = (
+        Instalment.objects.filter(plan=locked, status=Status.FAILED)
+        .exclude(payment__status__in=[Payment.Status.PENDING, Payment.Status.REQUIRES_ACTION])
+        .update(status=Status.SCHEDULED, payment=None, last_error="")
     )
     record_write(
         actor,
@@ -403,35 +431,90 @@ def close_paid_off_plans() -> int:
 
 
 def charge_instalment(instalment_id: int, today: dt.date) -> str:
-    """Charge (or re-ask about, or remind of) one instalment with its plan locked; says what happened."""
+    """Charge (or re-ask about, or remind of) one instalment; says what happened.
+
+    In three steps, so that no row stays locked while the gateway is asked (it may take
+    many seconds, and on SQLite a lock held that long stops every other write):
+
+    1. with the plan and the instalment locked, decide what to charge and claim it: the
+       try's pending payment (key `plan-<instalment>-<attempt>`, at most what is owed) is
+       made by the payment core, linked to the instalment, and committed;
+    2. `payments.do_pay` asks the gateway, outside any transaction. A sweep running at
+       the same time finds the claim and asks with the same key, so gets the same charge;
+    3. with the rows locked again, the answer is applied, unless another sweep did it first.
+    """
+    attempt = _begin(instalment_id, today)
+    if isinstance(attempt, str):
+        return attempt
+    try:
+        payments.do_pay(attempt.actor, attempt.access, attempt.request(), off_session=True)
+    except payments.PaymentRefused as refusal:
+        return _settle(attempt, refused=str(refusal))
+    return _settle(attempt)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One try at an instalment, claimed with its plan locked: its pending payment names the key and amount."""
+
+    instalment_id: int
+    access: PatientAccess
+    payment: Payment
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(user=self.access.user, user_agent=WORKER_AGENT)
+
+    def request(self) -> payments.PaymentRequest:
+        card = self.payment.saved_card
+        return payments.PaymentRequest(
+            amount_cents=self.payment.amount_cents,
+            idempotency_key=self.payment.idempotency_key,
+            saved_card=card,
+            funding=card.funding if card else Funding.UNKNOWN,
+            source=Payment.Source.PLAN,
+        )
+
+
+def _begin(instalment_id: int, today: dt.date) -> Attempt | str:
+    """Step 1: what the instalment needs now; an `Attempt` when the gateway must be asked."""
     with transaction.atomic():
-        plan_id = Instalment.objects.filter(pk=instalment_id).values_list("plan_id", flat=True).first()
-        if plan_id is None:
+        locked = _lock(instalment_id, active_only=True)
+        if locked is None:
             return "skipped"
-        plan = (
-            PaymentPlan.objects.select_for_update(of=("self",))
-            .select_related("account__patient__account", "saved_card", "created_by")
-            .filter(pk=plan_id, status=PlanStatus.ACTIVE)
-            .first()
-        )
-        if plan is None:
-            return "skipped"
-        instalment = (
-            Instalment.objects.select_for_update(of=("self",))
-            .select_related("payment")
-            .filter(pk=instalment_id)
-            .first()
-        )
-        if instalment is None or not _waiting(instalment, today):
+        plan, instalment = locked
+        if not _waiting(instalment, today):
             return "skipped"
         card = plan.saved_card
         if card is None:
             return _remind_to_pay(plan, instalment)
-        access = decide(plan.created_by, plan.account.patient) if plan.created_by else None
-        if access is None or not access.allows(Scope.BILLING):
+        access = creator_access(plan)
+        if access is None:
             _stop_without_authority(plan)
             return "stopped"
-        return _charge(plan, card, instalment, access, today)
+        return _next_try(plan, card, instalment, access, today)
+
+
+def _lock(instalment_id: int, *, active_only: bool = False) -> tuple[PaymentPlan, Instalment] | None:
+    """The instalment and its plan, locked in that order (the plan first, as everywhere)."""
+    plan_id = Instalment.objects.filter(pk=instalment_id).values_list("plan_id", flat=True).first()
+    if plan_id is None:
+        return None
+    queryset = PaymentPlan.objects.select_for_update(of=("self",)).select_related(
+        "account__patient__account", "saved_card", "created_by"
+    )
+    if active_only:
+        queryset = queryset.filter(status=PlanStatus.ACTIVE)
+    plan = queryset.filter(pk=plan_id).first()
+    if plan is None:
+        return None
+    instalment = (
+        Instalment.objects.select_for_update(of=("self",))
+        .select_related("payment__saved_card")
+        .filter(pk=instalment_id)
+        .first()
+    )
+    return None if instalment is None else (plan, instalment)
 
 
 def _waiting(instalment: Instalment, today: dt.date) -> bool:
@@ -446,15 +529,17 @@ def _waiting(instalment: Instalment, today: dt.date) -> bool:
     return last is None or timezone.localdate(last.created_at) < today
 
 
-def _charge(
+def _next_try(
     plan: PaymentPlan, card: SavedCard, instalment: Instalment, access: PatientAccess, today: dt.date
-) -> str:
+) -> Attempt | str:
+    """Follow up the try under way, or claim a new one (capped at what is still owed)."""
     earlier = instalment.payment
-    if earlier is not None and instalment.status == Status.SCHEDULED:
-        # An attempt the gateway had not answered (or that `reconcile_pending` settled since).
+    if earlier is not None and (instalment.status == Status.SCHEDULED or not _failed(earlier)):
+        # A try the gateway has not answered (or another sweep is asking about), or one that
+        # `reconcile_pending` has settled since: never replaced by a new one.
         if earlier.is_final:
             return _apply(plan, instalment, earlier)
-        return _apply(plan, instalment, _pay(plan, access, earlier.amount_cents, earlier.idempotency_key))
+        return Attempt(instalment.pk, access, earlier)
     account = ledger.locked(plan.account)
     if account.balance_cents <= 0:
         _complete(plan)
@@ -466,14 +551,26 @@ def _charge(
         reason = _("The card for this plan has expired.") if card_expired(card, today) else ""
         return _fail(plan, instalment, reason or _("The card for this plan was removed."), final=True)
     # Never more than is still owed: a plan charge skips the payment core's own check.
-    amount = min(instalment.amount_cents, account.balance_cents)
-    instalment.amount_cents = amount
-    key = attempt_key(instalment.pk, instalment.attempts)
+    instalment.amount_cents = min(instalment.amount_cents, account.balance_cents)
+    request = payments.PaymentRequest(
+        amount_cents=instalment.amount_cents,
+        idempotency_key=attempt_key(instalment.pk, instalment.attempts),
+        saved_card=card,
+        funding=card.funding,
+        source=Payment.Source.PLAN,
+    )
+    actor = Actor(user=access.user, user_agent=WORKER_AGENT)
     try:
-        payment = _pay(plan, access, amount, key)
+        # The payment core's first step (claim the key), here under the plan's lock.
+        instalment.payment = payments.claim_payment(actor, access, request, configured_gateway().name)
     except payments.PaymentRefused as refusal:
-        return _fail(plan, instalment, str(refusal), final=True)
-    return _apply(plan, instalment, payment)
+        return _fail(plan, instalment, str(refusal))
+    instalment.save()
+    return Attempt(instalment.pk, access, instalment.payment)
+
+
+def _failed(payment: Payment) -> bool:
+    return payment.is_final and not payment.succeeded
 
 
 def attempt_key(instalment_id: int, attempt: int) -> str:
@@ -482,19 +579,26 @@ def attempt_key(instalment_id: int, attempt: int) -> str:
     return f"plan-{instalment_id:010d}-{attempt}"
 
 
-def _pay(plan: PaymentPlan, access: PatientAccess, amount_cents: int, key: str) -> Payment:
-    return payments.do_pay(
-        Actor(user=plan.created_by, user_agent=WORKER_AGENT),
-        access,
-        payments.PaymentRequest(
-            amount_cents=amount_cents,
-            idempotency_key=key,
-            saved_card=plan.saved_card,
-            funding=plan.saved_card.funding if plan.saved_card else "unknown",
-            source=Payment.Source.PLAN,
-        ),
-        off_session=True,
-    )
+def _settle(attempt: Attempt, *, refused: str = "") -> str:
+    """Step 3: apply how the try ended (or the payment core's refusal), unless another sweep did."""
+    with transaction.atomic():
+        locked = _lock(attempt.instalment_id)
+        if locked is None:
+            return "skipped"
+        plan, instalment = locked
+        payment = instalment.payment
+        if payment is None or payment.pk != attempt.payment.pk:
+            return "skipped"
+        if payment.succeeded:
+            # The money moved: the instalment is paid, even if the plan ended meanwhile.
+            return "skipped" if instalment.status == Status.PAID else _apply(plan, instalment, payment)
+        if instalment.status != Status.SCHEDULED or plan.status != PlanStatus.ACTIVE:
+            return "skipped"
+        if refused and not payment.is_final:
+            # Refused before the gateway was asked (the card was removed meanwhile): a failure
+            # like a decline, tried again on a later day. `reconcile_pending` settles the payment.
+            return _fail(plan, instalment, refused)
+        return _apply(plan, instalment, payment)
 
 
 def _apply(plan: PaymentPlan, instalment: Instalment, payment: Payment) -> str:
@@ -512,7 +616,8 @@ def _apply(plan: PaymentPlan, instalment: Instalment, payment: Payment) -> str:
     instalment.last_error = ""
     instalment.save()
     _audit_instalment(plan, instalment, "paid")
-    _complete_if_done(plan)
+    if plan.status == PlanStatus.ACTIVE:
+        _complete_if_done(plan)
     return "paid"
 
 

@@ -32,6 +32,8 @@ STAFF_SIDE = {"base_template": "staff/base.html", "staff": True, "max_attempts":
 def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     access = require_billing_staff(request, patient_id)
     account = account_of(access)
+    if request.method != "POST":
+        record_read(request, access, "billing.plan_new_view")
     context: dict[str, Any] = {
         "access": access,
         "patient": access.patient,

@@ -19,6 +19,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
+from portal.accounts.decorators import require_recent_auth
 from portal.audit.actor import Actor
 from portal.billing import plans
 from portal.billing.access import account_of, require_account_object
@@ -105,6 +106,8 @@ def plan_form_flow(
 @patient_page(Scope.BILLING)
 def plan_new(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     account = account_of(access)
+    if request.method != "POST":
+        record_read(request, access, "billing.plan_new_view")
     context: dict[str, Any] = {"access": access, **PATIENT_SIDE, **eligibility(account)}
     if not context["options"]:
         return render(request, "billing/plans/new.html", context)
@@ -159,8 +162,10 @@ def other_cards(access: PatientAccess, plan: PaymentPlan) -> list[SavedCard]:
     return [card for card in plans.usable_cards(access.user.pk) if card.pk != plan.saved_card_id]
 
 
+# Moving the plan to another card is a change of payment method: it asks for a recent sign-in.
 @require_POST
 @patient_page(None)
+@require_recent_auth
 def plan_card(request: HttpRequest, access: PatientAccess, plan_id: int) -> HttpResponse:
     plan, access = load_plan(request, plan_id)
     form = PlanCardForm(request.POST, cards=other_cards(access, plan))
@@ -185,9 +190,11 @@ def plan_cancel(request: HttpRequest, access: PatientAccess, plan_id: int) -> Ht
 def cancel_flow(
     request: HttpRequest, access: PatientAccess, plan: PaymentPlan, context: dict[str, Any], detail: str
 ) -> HttpResponse:
-    """Ask to confirm; on POST cancel the plan and go back to it."""
+    """Ask to confirm (a read of the plan, audited); on POST cancel the plan and go back to it."""
     error = ""
-    if request.method == "POST":
+    if request.method != "POST":
+        record_read(request, access, "billing.plan_cancel_view", obj=plan)
+    else:
         try:
             plans.do_cancel_plan(Actor.from_request(request), access, plan)
         except plans.PlanRefused as refusal:

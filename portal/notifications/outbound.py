@@ -46,7 +46,9 @@ OUTBOUND: dict[tuple[str, str], tuple[str, str]] = {
     ),
     (Kind.BILLING, "payment_failed"): (
         gettext_noop("A scheduled payment did not go through"),
-        gettext_noop("A scheduled payment could not be taken. Sign in to the patient portal to see what to do."),
+        gettext_noop(
+            "A scheduled payment could not be taken. Sign in to the patient portal to see what to do."
+        ),
     ),
     (Kind.BILLING, "plan_notice"): (
         gettext_noop("A scheduled payment is coming up"),

@@ -18,6 +18,7 @@ from portal.billing.models import Instalment, Payment, PaymentPlan
 from portal.billing.tests.plans_support import make_plan, saved_card
 from portal.billing.tests.support import access_for, balance, bill, billing_world
 from portal.patients.models import ProxyGrant, Scope
+from portal.patients.tests.support import sign_in_recently
 from portal.test import assert_same_as_missing, query_count
 
 pytestmark = pytest.mark.django_db
@@ -37,6 +38,18 @@ def client_for(user: User | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
+
+
+def recently(user: User) -> Client:
+    """A client that has just signed in (or re-authenticated), for pages that ask for it."""
+    client = Client()
+    sign_in_recently(client, user)
+    return client
+
+
+def reads(action: str, **where: object) -> list[tuple[object, ...]]:
+    events = AuditEvent.objects.filter(action=action, kind=AuditEvent.Kind.READ, **where)
+    return list(events.values_list("actor_id", "patient_id", "object_id"))
 
 
 def new_plan_form(card_id: object, **fields: object) -> dict[str, object]:
@@ -367,7 +380,7 @@ def test_the_plan_page_moves_the_plan_to_another_card(bw):
     alice_user = bw.world.alice_user
     plan = make_plan(alice_user, bw.world.alice)
     other = saved_card(alice_user, "5555555555554444")
-    client = client_for(alice_user)
+    client = recently(alice_user)
     page = client.get(reverse("billing:plan", args=[plan.pk])).content.decode()
     assert "Change the card" in page
     assert f'name="card" value="{other.pk}"' in page
@@ -378,7 +391,7 @@ def test_the_plan_page_moves_the_plan_to_another_card(bw):
     plan.refresh_from_db()
     assert plan.saved_card == other
     for user in (bw.world.proxy_user, bw.world.bob_user):
-        assert client_for(user).post(url, {"card": other.pk}).status_code == 404
+        assert recently(user).post(url, {"card": other.pk}).status_code == 404
     # Greta did not set it up: she sees the plan, not the card form.
     assert (
         "Change the card"
@@ -400,3 +413,51 @@ def test_the_plan_page_says_why_an_instalment_failed_and_what_happens_next(bw):
     assert "It will not be tried again" in page
     staff_page = client_for(bw.clerk).get(reverse("staff_billing:plan", args=[plan.pk])).content.decode()
     assert "the patient can pay it online" in staff_page
+
+
+def test_moving_the_plan_to_another_card_asks_for_a_recent_sign_in(bw):
+    alice_user = bw.world.alice_user
+    plan = make_plan(alice_user, bw.world.alice)
+    first_card = plan.saved_card
+    other = saved_card(alice_user, "5555555555554444")
+    url = reverse("billing:plan_card", args=[plan.pk])
+    response = client_for(alice_user).post(url, {"card": other.pk})
+    assert response.status_code == 302 and "reauthenticate" in response["Location"]
+    plan.refresh_from_db()
+    assert plan.saved_card == first_card
+    assert not AuditEvent.objects.filter(action="billing.plan_card").exists()
+    assert recently(alice_user).post(url, {"card": other.pk})["Location"] == reverse(
+        "billing:plan", args=[plan.pk]
+    )
+    plan.refresh_from_db()
+    assert plan.saved_card == other
+    for user in (bw.world.clinician, bw.clerk):
+        assert recently(user).post(url, {"card": first_card.pk})["Location"] == reverse("staff:home")
+    assert (
+        client_for(None).post(url, {"card": first_card.pk})["Location"].startswith(reverse("account_login"))
+    )
+    plan.refresh_from_db()
+    assert plan.saved_card == other
+
+
+def test_the_set_up_and_cancel_pages_audit_their_reads(bw):
+    alice, alice_user, clerk = bw.world.alice, bw.world.alice_user, bw.clerk
+    plan = make_plan(alice_user, alice, start_on=timezone.localdate() + dt.timedelta(days=3))
+    assert client_for(clerk).get(staff_new_url(bw)).status_code == 200
+    assert reads("billing.plan_new_view") == [(clerk.pk, alice.pk, "")]
+    assert client_for(alice_user).get(reverse("billing:plan_new")).status_code == 200
+    assert reads("billing.plan_new_view", actor=alice_user) == [(alice_user.pk, alice.pk, "")]
+    assert client_for(alice_user).get(reverse("billing:plan_cancel", args=[plan.pk])).status_code == 200
+    assert client_for(clerk).get(reverse("staff_billing:plan_cancel", args=[plan.pk])).status_code == 200
+    assert sorted(reads("billing.plan_cancel_view")) == sorted(
+        [(alice_user.pk, alice.pk, str(plan.pk)), (clerk.pk, alice.pk, str(plan.pk))]
+    )
+    staff_role = AuditEvent.objects.get(action="billing.plan_cancel_view", actor=clerk).actor_role
+    assert staff_role == "staff"
+    # Posting is the write (audited as such), not another read; refusals read nothing.
+    client_for(clerk).post(reverse("staff_billing:plan_cancel", args=[plan.pk]))
+    client_for(bw.world.bob_user).get(reverse("billing:plan_cancel", args=[plan.pk]))
+    client_for(bw.world.unassigned_staff).get(staff_new_url(bw))
+    assert len(reads("billing.plan_cancel_view")) == 2
+    assert len(reads("billing.plan_new_view")) == 2
+    assert AuditEvent.objects.filter(action="billing.plan_cancel", actor=clerk).count() == 1
