@@ -13,7 +13,7 @@ from collections.abc import Iterable
 
 from django.utils.translation import gettext as _
 
-from portal.billing.models import LedgerEntry, ServiceLine
+from portal.billing.models import Estimate, LedgerEntry, ServiceLine
 from portal.patients.access import PatientAccess
 
 
@@ -35,3 +35,15 @@ def mask_entries(entries: Iterable[LedgerEntry], access: PatientAccess) -> None:
         if hidden(entry.sensitivity, access):
             entry.code = ""
             entry.description = _("Confidential service")
+
+
+def mask_estimate(estimate: Estimate, access: PatientAccess) -> None:
+    """A saved estimate's confidential services keep their price, not their name."""
+    if any(hidden(item.get("sensitivity", ""), access) for item in estimate.items):
+        estimate.items = [
+            {**item, "code": "", "description": _("Confidential service")}
+            if hidden(item.get("sensitivity", ""), access)
+            else item
+            for item in estimate.items
+        ]
+        estimate.visit_type = None

@@ -100,8 +100,22 @@ def comparisons(statement: Statement, lines: list[ServiceLine] | None = None) ->
 
 
 def disputable_estimates(statement: Statement) -> list[Estimate]:
-    """Good Faith Estimates this statement bills at least the threshold above: "Dispute this bill"."""
-    return [comparison.estimate for comparison in comparisons(statement) if comparison.disputable]
+    """Good Faith Estimates this statement bills at least the threshold above, not yet decided: "Dispute this bill"."""
+    decided = _decided_estimates(statement)
+    return [
+        comparison.estimate
+        for comparison in comparisons(statement)
+        if comparison.disputable and comparison.estimate.pk not in decided
+    ]
+
+
+def _decided_estimates(statement: Statement) -> set[int]:
+    """Estimates this statement was already disputed against and decided (upheld or declined)."""
+    return set(
+        Dispute.objects.filter(statement=statement)
+        .exclude(status=Dispute.Status.OPEN)
+        .values_list("estimate_id", flat=True)
+    )
 
 
 def open_dispute(statement: Statement) -> Dispute | None:
@@ -157,6 +171,9 @@ def do_open_dispute(
         raise DisputeRefused(_("Say why you think the bill is wrong, in up to 4,000 characters."))
     if open_dispute(statement) is not None:
         raise DisputeRefused(_("This bill already has a dispute being reviewed."))
+    if estimate.pk in _decided_estimates(statement):
+        # Decided once: an upheld dispute already lowered the bill, a declined one stands.
+        raise DisputeRefused(_("This bill was already reviewed against this estimate."))
     comparison = Comparison(estimate, billed_for(estimate, statement_lines(statement)), estimate.total_cents)
     if not comparison.disputable:
         raise DisputeRefused(_short_of_threshold(comparison))
@@ -218,10 +235,13 @@ def do_decide_dispute(
     decision = decision.strip()
     if len(decision) > MAX_REASON:
         raise DisputeRefused(_("Write the decision in up to 4,000 characters."))
-    if uphold and not 0 < adjustment_cents <= current.billed_cents:
+    over = max(current.billed_cents - current.estimated_cents, 0)
+    if uphold and not 0 < adjustment_cents <= over:
         raise DisputeRefused(
-            _("The adjustment must be more than $0.00 and at most what was billed, %(billed)s.")
-            % {"billed": format_cents(current.billed_cents)}
+            _(
+                "The adjustment must be more than $0.00 and at most what was billed above the estimate, %(over)s."
+            )
+            % {"over": format_cents(over)}
         )
     if not uphold and not decision:
         raise DisputeRefused(_("Write why the bill stands: the patient reads it."))

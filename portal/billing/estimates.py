@@ -52,6 +52,8 @@ class PricedItem:
     code: str
     description: str
     price_cents: int
+    # The service's confidential category (from the price list), kept with a saved estimate.
+    sensitivity: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,10 @@ def estimate(
     good_faith = self_pay
     priced = tuple(
         PricedItem(
-            item.code, item.description, max(0, item.self_pay_price_cents if good_faith else item.price_cents)
+            item.code,
+            item.description,
+            max(0, item.self_pay_price_cents if good_faith else item.price_cents),
+            item.sensitivity,
         )
         for item in items
     )
@@ -301,7 +306,12 @@ def do_save_estimate(
         appointment=appointment,
         coverage=breakdown.coverage,
         items=[
-            {"code": item.code, "description": item.description, "price_cents": item.price_cents}
+            {
+                "code": item.code,
+                "description": item.description,
+                "price_cents": item.price_cents,
+                "sensitivity": item.sensitivity,
+            }
             for item in breakdown.items
         ],
         assumptions=list(breakdown.assumptions),

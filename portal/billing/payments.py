@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -61,9 +61,11 @@ Status = Payment.Status
 # Failed by `reconcile_pending` because the gateway had no charge for the key. A retry that
 # was on its way to the gateway at that moment may still charge: the charge then wins.
 UNSEEN = "unseen_by_gateway"
-# Payments this recent and not yet settled count against the balance a new payment may cover,
-# so two tabs paying the whole balance at once cannot pay it twice.
+# Payments this recent and still waiting for the gateway count against the balance a new
+# payment may cover (as do bank checks, until settled), so two tabs cannot pay it twice.
 IN_FLIGHT = dt.timedelta(minutes=30)
+# How long a payment failed as never seen by the gateway is still looked up again.
+RECHECK_UNSEEN = dt.timedelta(days=1)
 
 # What a decline means, for the payer. Every one says whether money moved.
 DECLINE_WORDS = {
@@ -129,6 +131,9 @@ def do_pay(
         result = _ask(gateway, payment, request, return_url, off_session, actor)
     except GatewayUnavailable:
         # Unknown whether the card was charged: stay pending; a retry or the worker finds out.
+        from portal.billing.tasks import schedule_sweep  # the worker's sweep imports this module
+
+        schedule_sweep()
         return payment
     except GatewayError as error:
         result = ChargeResult(status=ChargeStatus.FAILED, decline_code="gateway_error", message=str(error))
@@ -222,11 +227,15 @@ def _check_amount(account: Account, request: PaymentRequest) -> None:
     current = ledger.locked(account)
     if request.source != Payment.Source.PORTAL:
         return
-    in_flight = Payment.objects.filter(
-        account=current,
-        status__in=[Status.PENDING, Status.REQUIRES_ACTION],
-        created_at__gte=timezone.now() - IN_FLIGHT,
-    ).aggregate(total=Coalesce(Sum("amount_cents"), 0))["total"]
+    # A bank check stays live until the worker calls it off (a day), so it counts until then.
+    in_flight = (
+        Payment.objects.filter(account=current)
+        .filter(
+            Q(status=Status.PENDING, created_at__gte=timezone.now() - IN_FLIGHT)
+            | Q(status=Status.REQUIRES_ACTION)
+        )
+        .aggregate(total=Coalesce(Sum("amount_cents"), 0))["total"]
+    )
     payable = current.balance_cents - int(in_flight)
     if request.amount_cents > payable:
         if in_flight:
@@ -421,7 +430,34 @@ def reconcile_pending(older_than: dt.timedelta = dt.timedelta(minutes=5), limit:
             continue
         record_result(Actor.system(), payment, result)
         settled += 1
-    return settled
+    return settled + _recheck_unseen(now, limit)
+
+
+def _recheck_unseen(now: dt.datetime, limit: int) -> int:
+    """Ask again, for a day, about payments failed as never seen: a gateway's search can lag.
+
+    A charge found after all is recorded (the one failure a success may replace).
+    """
+    found = 0
+    for payment in Payment.objects.filter(failure_code=UNSEEN, completed_at__gte=now - RECHECK_UNSEEN)[
+        :limit
+    ]:
+        try:
+            result = configured_gateway(payment.gateway).lookup(payment.idempotency_key)
+        except (GatewayUnavailable, GatewayError):
+            continue
+        if result is not None and result.status == ChargeStatus.SUCCEEDED:
+            record_result(Actor.system(), payment, result)
+            found += 1
+    return found
+
+
+def needs_settling(now: dt.datetime) -> bool:
+    """Payments the worker's sweep should soon ask the gateway about."""
+    return (
+        Payment.objects.filter(status=Status.PENDING).exists()
+        or Payment.objects.filter(failure_code=UNSEEN, completed_at__gte=now - RECHECK_UNSEEN).exists()
+    )
 
 
 def _settle(payment: Payment) -> ChargeResult:

@@ -269,6 +269,8 @@ def do_refund_payment(
         raise BillingRefused(_("That payment is on another account."))
     if not KEY_FORMAT.match(request.idempotency_key or ""):
         raise BillingRefused(_("This refund form has expired. Reload the page and try again."))
+    # A retry of a refund the processor did not answer: it may already have given the money back.
+    retry = Refund.objects.filter(idempotency_key=request.idempotency_key).exists()
     refund = _reserve_refund(actor, access, payment, request)
     if refund.gateway_ref:
         return refund
@@ -287,6 +289,16 @@ def do_refund_payment(
             )
         ) from error
     except GatewayError as error:
+        if retry:
+            # Never released after a silence: the money may have gone back already (an
+            # "already refunded" answer says so). It waits for a person to check.
+            raise RefundWaiting(
+                _(
+                    "The card processor refused to repeat a refund it may already have made (%(why)s). "
+                    "The refund stays waiting: check it with the card processor before anything else."
+                )
+                % {"why": error}
+            ) from error
         _release_refund(actor, access, refund, str(error))
         raise BillingRefused(
             _("The card processor refused the refund (%(why)s). Nothing was refunded.") % {"why": error}

@@ -59,7 +59,7 @@ def next_sweep_at(now: dt.datetime, *, after_run: bool = False) -> dt.datetime |
         if after_run:
             day = max(day, today + dt.timedelta(days=1))
         moment = max(dt.datetime.combine(day, DAY_START, tzinfo=timezone.get_current_timezone()), now)
-    if plans.has_pending_charges():
+    if plans.has_pending_charges() or payments.needs_settling(now):
         soon = now + PENDING_RECHECK
         moment = soon if moment is None else min(moment, soon)
     return moment

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from portal.audit.actor import Actor
 from portal.billing import disputes, estimates
 from portal.billing.access import require_account_object
+from portal.billing.confidential import mask_estimate
 from portal.billing.forms_estimates import DisputeForm, EstimateForm
 from portal.billing.models import Dispute, Estimate, PriceItem, Statement
 from portal.lib.paging import keyset_page
@@ -155,6 +156,7 @@ def estimate_detail(request: HttpRequest, _current: PatientAccess, estimate_id: 
         estimate_id,
     )
     record_read(request, access, "billing.estimate_view", obj=estimate)
+    mask_estimate(estimate, access)
     context = {
         "access": access,
         "estimate": estimate,

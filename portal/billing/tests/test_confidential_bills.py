@@ -99,3 +99,29 @@ def test_the_price_list_marks_a_service_confidential(family) -> None:
     assert line.entries.get(kind="charge").sensitivity == "sexual-health"
     text = signed_in_for(parent, teen).get(reverse("billing:transactions")).content.decode()
     assert SECRET not in text
+
+
+def test_the_parent_does_not_see_a_confidential_service_on_the_teenagers_estimate(family) -> None:
+    from portal.billing import estimates as pricing
+    from portal.billing.models import Estimate
+
+    teen, tess, parent = family
+    item = PriceItem.objects.create(
+        code="87491",
+        description=SECRET,
+        price_cents=150_00,
+        self_pay_price_cents=90_00,
+        sensitivity="sexual-health",
+    )
+    from portal.audit.actor import Actor
+
+    breakdown = pricing.estimate_for(teen, [item], self_pay=True)
+    saved = pricing.do_save_estimate(Actor.system(), access_for(tess, teen), breakdown)
+    assert Estimate.objects.get().items[0]["sensitivity"] == "sexual-health"
+    parent_page = (
+        signed_in_for(parent, teen).get(reverse("billing:estimate", args=[saved.pk])).content.decode()
+    )
+    assert SECRET not in parent_page and "87491" not in parent_page
+    assert "Confidential service" in parent_page and "$90.00" in parent_page
+    teen_page = signed_in_for(tess, teen).get(reverse("billing:estimate", args=[saved.pk])).content.decode()
+    assert SECRET in teen_page

@@ -470,3 +470,32 @@ def test_the_statement_page_offers_no_dispute_below_the_threshold(clinic: Clinic
     under = billed_statement(clinic, GFE_TOTAL + 399_99)
     page = client_for(clinic.world.alice_user).get(reverse("billing:statement", args=[under.pk]))
     assert "Dispute this bill" not in page.content.decode()
+
+
+def test_a_decided_bill_cannot_be_disputed_again(clinic: Clinic) -> None:
+    dispute = disputed(clinic)
+    clerk = client_for(clinic.bw.clerk)
+    decide = reverse("staff_billing:dispute_decide", args=[dispute.pk])
+    assert (
+        clerk.post(decide, {"outcome": "uphold", "amount": "500.00", "decision": "Fair."}).status_code == 302
+    )
+    before = balance(clinic.world.alice)
+    assert disputes.disputable_estimates(dispute.statement) == []
+    again = open_one(clinic, dispute.statement, dispute.estimate)
+    assert again.status_code == 400
+    assert "already reviewed" in again.content.decode()
+    assert Dispute.objects.count() == 1 and balance(clinic.world.alice) == before
+
+
+def test_the_adjustment_is_at_most_what_was_billed_above_the_estimate(clinic: Clinic) -> None:
+    dispute = disputed(clinic)
+    response = client_for(clinic.bw.clerk).post(
+        reverse("staff_billing:dispute_decide", args=[dispute.pk]),
+        {"outcome": "uphold", "amount": "500.01", "decision": "Too much."},
+    )
+    assert response.status_code == 400
+    dispute.refresh_from_db()
+    assert dispute.status == Dispute.Status.OPEN
+    assert not LedgerEntry.objects.filter(
+        kind=LedgerEntry.Kind.ADJUSTMENT, payer=LedgerEntry.Payer.CLINIC
+    ).exists()

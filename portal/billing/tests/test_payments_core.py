@@ -176,3 +176,41 @@ def test_a_form_cannot_claim_a_key_the_worker_will_use(bw):
     with pytest.raises(payments.PaymentRefused):
         pay(bw.world.bob_user, bw.world.bob, 5_00, key="plan-0000000001-1", number=DECLINED)
     assert not Payment.objects.exists()
+
+
+def test_a_bank_check_counts_against_the_balance_until_it_is_settled(bw):
+    import datetime as dt
+
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    waiting = pay(bw.world.alice_user, alice, 100_00, number=NEEDS_CHECK)
+    Payment.objects.filter(pk=waiting.pk).update(created_at=waiting.created_at - dt.timedelta(minutes=31))
+    with pytest.raises(payments.PaymentRefused, match="still being processed"):
+        pay(bw.world.alice_user, alice, 100_00)
+    assert balance(alice) == 100_00
+
+
+def test_a_charge_the_gateway_showed_late_is_recorded_by_the_next_sweep(bw):
+    import datetime as dt
+
+    from portal.billing.gateways.base import ChargeStatus
+    from portal.billing.gateways.sandbox.gateway import SandboxGateway
+
+    alice = bw.world.alice
+    bill(alice, 100_00)
+    payment = pay(bw.world.alice_user, alice, 100_00)
+    # As if the worker had failed it as never seen (a lagging search) before the charge showed.
+    Payment.objects.filter(pk=payment.pk).update(
+        status=Payment.Status.FAILED, failure_code=payments.UNSEEN, receipt_number=None
+    )
+    LedgerEntry.objects.filter(payment=payment).delete()
+    from portal.billing import ledger
+
+    account = ledger.account_for(alice)
+    account.balance_cents = 100_00
+    account.save(update_fields=["balance_cents"])
+    assert SandboxGateway().lookup(payment.idempotency_key).status == ChargeStatus.SUCCEEDED
+    assert payments.reconcile_pending(older_than=dt.timedelta(0)) == 1
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED
+    assert balance(alice) == 0

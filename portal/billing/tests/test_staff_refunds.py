@@ -216,3 +216,29 @@ def test_the_action_refuses_a_payment_of_another_patient(bw: BillingWorld) -> No
     with pytest.raises(staff_actions.BillingRefused):
         staff_actions.do_refund_payment(Actor(user=bw.clerk), bob_access, payment, request)
     assert not Refund.objects.exists()
+
+
+def test_a_refund_the_processor_may_have_made_is_never_released(
+    bw: BillingWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payment = paid(bw)
+    real_refund = SandboxGateway.refund
+
+    def answers_after_refunding(self: Any, **kwargs: Any) -> str:
+        real_refund(self, **kwargs)
+        raise GatewayUnavailable("timed out")
+
+    def refuses_to_repeat(self: Any, **kwargs: Any) -> str:
+        raise GatewayError("charge already refunded")
+
+    client = as_user(bw.clerk)
+    monkeypatch.setattr(SandboxGateway, "refund", answers_after_refunding)
+    client.post(refund_url(payment), form("20.00"))
+    monkeypatch.setattr(SandboxGateway, "refund", refuses_to_repeat)
+    response = client.post(refund_url(payment), form("20.00"), follow=True)
+    assert "stays waiting" in response.content.decode()
+    # The reservation stays, so its $20 is not refundable again under another key.
+    assert Refund.objects.get().gateway_ref == ""
+    monkeypatch.setattr(SandboxGateway, "refund", real_refund)
+    assert client.post(refund_url(payment), form("30.01", key="other-key-0123456789")).status_code == 400
+    assert SandboxRefund.objects.count() == 1

@@ -26,6 +26,7 @@ alone: a re-run adds only what is missing and never undoes what demo users have 
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
@@ -511,7 +512,8 @@ def _issue(account: Account, clock: Clock, clerk: User, issued_on: dt.date, *, r
 
 def _pay(access: PatientAccess, statement: Statement, clock: Clock, day: dt.date) -> Payment:
     """The statement paid in full with the sandbox's Visa, as the payer would on the pay page."""
-    key = f"demo-{access.patient.clinic_number}-statement-{statement.pk}"
+    # A pay form's key is a 32-hex uuid; the demo's is derived from what it pays, so reruns match.
+    key = uuid.uuid5(uuid.NAMESPACE_URL, f"demo-{access.patient.clinic_number}-statement-{statement.pk}").hex
     moment = clock.at(day, 19, 30)
     token = tokenise(DEMO_CARD, 12, clock.today.year + 2, "123").token
     request = payments.PaymentRequest(
