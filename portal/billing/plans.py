@@ -48,6 +48,7 @@ from portal.audit.actor import Actor
 from portal.audit.log import record
 from portal.audit.models import AuditEvent
 from portal.billing import ledger, payments
+from portal.billing.gateways.registry import configured_name
 from portal.billing.gateways.registry import gateway as configured_gateway
 from portal.billing.models import Account, Funding, Instalment, Payment, PaymentPlan, SavedCard
 from portal.lib.money import MAX_CENTS, format_cents
@@ -157,9 +158,7 @@ def usable_cards(owner_id: int | None, today: dt.date | None = None) -> models.Q
         return SavedCard.objects.none()
     today = today or timezone.localdate()
     current = Q(exp_year__gt=today.year) | Q(exp_year=today.year, exp_month__gte=today.month)
-    return SavedCard.objects.filter(
-        current, owner_id=owner_id, removed_at=None, gateway=configured_gateway().name
-    )
+    return SavedCard.objects.filter(current, owner_id=owner_id, removed_at=None, gateway=configured_name())
 
 
 def card_owner_id(access: PatientAccess) -> int | None:
@@ -176,7 +175,7 @@ def check_card(access: PatientAccess, card: SavedCard | None, today: dt.date) ->
         raise PlanRefused(_("That card cannot be used. Choose one of the saved cards shown."))
     if card_expired(card, today):
         raise PlanRefused(_("That card has expired. Choose another card or save a new one."))
-    if card.gateway != configured_gateway().name:
+    if card.gateway != configured_name():
         raise PlanRefused(_("That card cannot be used. Choose one of the saved cards shown."))
 
 

@@ -29,6 +29,7 @@ from portal.billing import cards, payments
 from portal.billing.access import account_of, require_account_object
 from portal.billing.forms_pay import PAY, STATEMENT, PayForm, SaveCardForm, new_key
 from portal.billing.gateways.base import BrowserForm, Gateway
+from portal.billing.gateways.registry import cards_online
 from portal.billing.gateways.registry import gateway as configured_gateway
 from portal.billing.gateways.sandbox.cards import TEST_CARDS
 from portal.billing.models import Account, Payment, SavedCard, Statement
@@ -72,6 +73,8 @@ def pay(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     account = account_of(access)
     statement = _statement(request, access, account)
     statement_cents = still_due(statement, account.balance_cents) if statement is not None else 0
+    if not cards_online():
+        return _no_cards_online(request, access)
     gateway = configured_gateway()
     form = PayForm(
         request.POST if request.method == "POST" else None,
@@ -311,8 +314,22 @@ def _finish_authentication(request: HttpRequest, payment_id: int) -> HttpRespons
 @require_safe
 @patient_page(Scope.BILLING)
 def how_to_pay(request: HttpRequest, access: PatientAccess) -> HttpResponse:
-    context = {"access": access, "account": account_of(access), **payee_details()}
+    context = {
+        "access": access,
+        "account": account_of(access),
+        "cards_online": cards_online(),
+        **payee_details(),
+    }
     return render(request, "billing/pay/how_to_pay.html", context)
+
+
+def _no_cards_online(request: HttpRequest, access: PatientAccess) -> HttpResponse:
+    """The clinic has no card processor configured: the other ways to pay, said plainly."""
+    messages.info(
+        request,
+        _("This clinic does not take card payments online. You can pay by bank transfer, check or phone."),
+    )
+    return redirect("billing:how_to_pay")
 
 
 # Saved cards --------------------------------------------------------------------------------------
@@ -349,6 +366,8 @@ def remove_card(request: HttpRequest, access: PatientAccess, card_id: int) -> Ht
 @patient_page(Scope.BILLING)
 @require_recent_auth
 def add_card(request: HttpRequest, access: PatientAccess) -> HttpResponse:
+    if not cards_online():
+        return _no_cards_online(request, access)
     gateway = configured_gateway()
     form = SaveCardForm(request.POST if request.method == "POST" else None)
     alert = ""

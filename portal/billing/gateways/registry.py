@@ -13,6 +13,16 @@ GATEWAYS = {
 }
 
 
+def configured_name() -> str:
+    """The configured gateway's name, "" when the clinic takes no card payments online."""
+    return str(settings.PORTAL_PAYMENT_GATEWAY or "")
+
+
+def cards_online() -> bool:
+    """Whether patients can pay by card here (production needs a gateway configured)."""
+    return bool(configured_name())
+
+
 def gateway(name: str | None = None) -> Gateway:
     """The gateway by name, or the configured one."""
     chosen = name or settings.PORTAL_PAYMENT_GATEWAY

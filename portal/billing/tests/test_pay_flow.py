@@ -577,3 +577,15 @@ def test_a_reload_of_a_paid_form_shows_the_receipt(bw: BillingWorld) -> None:
     again = client.post(reverse("billing:pay"), {**form, "confirmed_cents": "8000", "patient": str(alice.pk)})
     assert first["Location"] == again["Location"] == reverse("billing:payment", args=[payment.pk])
     assert Payment.objects.count() == 1
+
+
+def test_a_clinic_without_a_card_processor_shows_the_other_ways_to_pay(bw: BillingWorld, settings: Any) -> None:
+    settings.PORTAL_PAYMENT_GATEWAY = ""
+    bill(bw.world.alice, 80_00)
+    client = signed_in(bw.world.alice_user)
+    response = client.get(reverse("billing:pay"), follow=True)
+    assert response.redirect_chain == [(reverse("billing:how_to_pay"), 302)]
+    text = response.content.decode()
+    assert "does not take card payments online" in text and "Pay online by card" not in text
+    assert client.get(reverse("billing:plan_new")).status_code == 200
+    assert client.get(reverse("billing:cards")).status_code == 200
