@@ -579,7 +579,9 @@ def test_a_reload_of_a_paid_form_shows_the_receipt(bw: BillingWorld) -> None:
     assert Payment.objects.count() == 1
 
 
-def test_a_clinic_without_a_card_processor_shows_the_other_ways_to_pay(bw: BillingWorld, settings: Any) -> None:
+def test_a_clinic_without_a_card_processor_shows_the_other_ways_to_pay(
+    bw: BillingWorld, settings: Any
+) -> None:
     settings.PORTAL_PAYMENT_GATEWAY = ""
     bill(bw.world.alice, 80_00)
     client = signed_in(bw.world.alice_user)
