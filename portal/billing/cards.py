@@ -7,6 +7,8 @@ being acted for, so the patient's access log shows who changed how their bills a
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,6 +20,8 @@ from portal.billing.models import Funding, PaymentPlan, SavedCard
 from portal.billing.payments import customer_of
 from portal.patients.access import PatientAccess, record_write
 from portal.patients.models import Scope
+
+logger = logging.getLogger(__name__)
 
 
 class CardRefused(Exception):
@@ -59,9 +63,23 @@ def do_save_card(
     return card
 
 
-@transaction.atomic
 def do_remove_card(actor: Actor, access: PatientAccess, card: SavedCard) -> SavedCard:
-    """Stop offering a saved card. Payments made with it keep their record of it."""
+    """Stop offering a saved card, and have the gateway forget it. Payments made with it keep their record of it.
+
+    The card is removed here first (it can no longer be chosen or charged by a plan); the
+    gateway is then asked, outside the transaction, to drop it. If it does not answer,
+    the card stays removed here and the failure is logged for the billing office.
+    """
+    removed = _remove_card(actor, access, card)
+    try:
+        configured_gateway(removed.gateway).forget_card(removed.method_ref)
+    except (GatewayUnavailable, GatewayError, LookupError):
+        logger.warning("the card processor did not forget saved card %s; detach it there", removed.pk)
+    return removed
+
+
+@transaction.atomic
+def _remove_card(actor: Actor, access: PatientAccess, card: SavedCard) -> SavedCard:
     current = SavedCard.objects.select_for_update().filter(pk=card.pk, owner=actor.user).first()
     if current is None or current.removed_at is not None:
         raise CardRefused(_("This card is already removed."))

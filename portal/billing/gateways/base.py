@@ -115,5 +115,9 @@ class Gateway(ABC):
         """Turn a browser token into a reusable card (for later payments and plans)."""
 
     @abstractmethod
+    def forget_card(self, method_ref: str) -> None:
+        """Have the gateway drop a saved card, so it can never be charged again."""
+
+    @abstractmethod
     def browser_form(self, request: Any) -> BrowserForm:
         """How the pay page draws this gateway's card form."""

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.billing import ledger
-from portal.billing.models import Payment, PaymentPlan, SandboxCharge, SavedCard
+from portal.billing.models import Payment, PaymentPlan, SandboxCharge, SandboxToken, SavedCard
 from portal.billing.tests.support import BillingWorld, balance, bill, billing_world
 from portal.billing.tests.test_pay_flow import card_token, pay_form, pay_page, signed_in
 from portal.patients.models import ProxyGrant, Scope
@@ -107,6 +107,8 @@ def test_removing_a_card_needs_a_recent_sign_in_and_is_audited(bw: BillingWorld)
     assert response["Location"] == reverse("billing:cards")
     card.refresh_from_db()
     assert card.removed_at is not None
+    # The processor forgot it too: it can never be charged again, even by a stale plan.
+    assert not SandboxToken.objects.get(token=card.method_ref).reusable
     event = AuditEvent.objects.get(action="billing.card_remove")
     assert event.patient_id == bw.world.alice.pk and event.detail["last4"] == "4242"
     assert "The card ending 4242 is removed." in fresh.get(reverse("billing:cards")).content.decode()

@@ -300,3 +300,9 @@ def test_a_bank_check_finished_just_before_the_cancel_is_paid() -> None:
     result = gateway.cancel("pi_3QaZ0cF4kq1Rb2Xy0aB7cD9e")
     assert result.status == ChargeStatus.SUCCEEDED
     client.assert_finished()
+
+
+def test_a_removed_card_is_detached_from_its_customer() -> None:
+    gateway, client = replaying("forget_card")
+    gateway.forget_card("pm_1QaYzxF4kq1Rb2XyCard5556")
+    client.assert_finished()

@@ -185,6 +185,9 @@ class SandboxGateway(Gateway):
             funding=card.funding,
         )
 
+    def forget_card(self, method_ref: str) -> None:
+        SandboxToken.objects.filter(token=method_ref, reusable=True).update(reusable=False)
+
     def browser_form(self, request: Any) -> BrowserForm:
         return BrowserForm(
             template="billing/gateways/sandbox_card.html",

@@ -186,6 +186,14 @@ class StripeGateway(Gateway):
             raise GatewayError("the payment method is not a card")
         return saved
 
+    def forget_card(self, method_ref: str) -> None:
+        try:
+            self.client.v1.payment_methods.detach(method_ref)
+        except stripe.InvalidRequestError:
+            return  # already detached (or never attached): nothing left to forget
+        except stripe.StripeError as error:
+            raise _translated(error) from error
+
     def browser_form(self, request: Any) -> BrowserForm:
         return BrowserForm(
             template="billing/gateways/stripe_card.html",
