@@ -70,11 +70,15 @@ CHANGED_SINCE_REVIEW = gettext_lazy(
 @require_http_methods(["GET", "HEAD", "POST"])
 @patient_page(Scope.BILLING)
 def pay(request: HttpRequest, access: PatientAccess) -> HttpResponse:
-    account = account_of(access)
-    statement = _statement(request, access, account)
-    statement_cents = still_due(statement, account.balance_cents) if statement is not None else 0
     if not cards_online():
         return _no_cards_online(request, access)
+    account = Account.objects.filter(patient=access.patient).first()
+    if account is None:
+        # Never billed: nothing to pay, and no account is opened just by looking.
+        messages.info(request, _("You have nothing to pay right now."))
+        return redirect("billing:overview")
+    statement = _statement(request, access, account)
+    statement_cents = still_due(statement, account.balance_cents) if statement is not None else 0
     gateway = configured_gateway()
     form = PayForm(
         request.POST if request.method == "POST" else None,

@@ -319,7 +319,18 @@ def test_a_card_without_javascript_says_how_else_to_pay(bw: BillingWorld) -> Non
 
 
 def test_nothing_to_pay_shows_no_form(bw: BillingWorld) -> None:
+    from portal.billing.models import Account
+    from portal.billing.tests.support import pay
+
     client = signed_in(bw.world.alice_user)
+    response = client.get(reverse("billing:pay"), follow=True)
+    text = response.content.decode()
+    assert "You have nothing to pay right now." in text and 'name="amount_choice"' not in text
+    # Looking opened no account.
+    assert not Account.objects.filter(patient=bw.world.alice).exists()
+    # An account paid up: the pay page itself says so.
+    bill(bw.world.alice, 10_00)
+    pay(bw.world.alice_user, bw.world.alice, 10_00)
     text = client.get(reverse("billing:pay")).content.decode()
     assert "You have nothing to pay right now." in text and 'name="amount_choice"' not in text
 
