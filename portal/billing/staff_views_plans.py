@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
-from portal.billing import plans
+from portal.billing import plan_worker, plans
 from portal.billing.access import account_of, require_billing_staff
 from portal.billing.forms_plans import PlanForm
 from portal.billing.models import PaymentPlan
@@ -24,7 +24,7 @@ from portal.billing.views_plans import cancel_flow, eligibility, load_plan, plan
 from portal.patients.access import record_read
 from portal.staff.decorators import staff_page
 
-STAFF_SIDE = {"base_template": "staff/base.html", "staff": True, "max_attempts": plans.MAX_ATTEMPTS}
+STAFF_SIDE = {"base_template": "staff/base.html", "staff": True, "max_attempts": plan_worker.MAX_ATTEMPTS}
 
 
 @staff_page

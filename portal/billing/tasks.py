@@ -1,7 +1,7 @@
 """Background work for billing, run by `portal worker`: the payment plan sweep.
 
-One sweep charges the plan instalments that are due (`plans.charge_due_instalments`),
-sends the notices before the next ones (`plans.send_notices`) and settles payments a
+One sweep charges the plan instalments that are due (`plan_worker.charge_due_instalments`),
+sends the notices before the next ones (`plan_worker.send_notices`) and settles payments a
 gateway left unanswered (`payments.reconcile_pending`). Every step is safe to run
 twice, or twice at once, so the worker, `portal billing_sweep` from cron and a sweep
 queued by a new plan may overlap freely.
@@ -21,7 +21,7 @@ from typing import Any
 from django.utils import timezone
 from django_tasks import task
 
-from portal.billing import payments, plans
+from portal.billing import payments, plan_worker
 
 # The sweep for a day runs this long after the day starts (the server's time zone).
 DAY_START = dt.time(0, 5)
@@ -32,8 +32,8 @@ PENDING_RECHECK = dt.timedelta(minutes=6)
 
 def sweep(today: dt.date | None = None) -> dict[str, int]:
     """One pass of the plan work; returns what it did."""
-    counts = plans.charge_due_instalments(today)
-    noticed = plans.send_notices(today)
+    counts = plan_worker.charge_due_instalments(today)
+    noticed = plan_worker.send_notices(today)
     settled = payments.reconcile_pending()
     return {**dataclasses.asdict(counts), "notices": noticed, "settled": settled}
 
@@ -53,13 +53,13 @@ def next_sweep_at(now: dt.datetime, *, after_run: bool = False) -> dt.datetime |
     next is tomorrow at the earliest, or in a few minutes for an unanswered charge.
     """
     today = timezone.localdate(now)
-    day = plans.next_work_day(today)
+    day = plan_worker.next_work_day(today)
     moment = None
     if day is not None:
         if after_run:
             day = max(day, today + dt.timedelta(days=1))
         moment = max(dt.datetime.combine(day, DAY_START, tzinfo=timezone.get_current_timezone()), now)
-    if plans.has_pending_charges() or payments.needs_settling(now):
+    if plan_worker.has_pending_charges() or payments.needs_settling(now):
         soon = now + PENDING_RECHECK
         moment = soon if moment is None else min(moment, soon)
     return moment

@@ -21,7 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from portal.accounts.decorators import require_recent_auth
 from portal.audit.actor import Actor
-from portal.billing import plans
+from portal.billing import plan_worker, plans
 from portal.billing.access import account_of, require_account_object
 from portal.billing.forms_plans import PlanCardForm, PlanForm
 from portal.billing.models import Account, Instalment, PaymentPlan, SavedCard
@@ -31,7 +31,7 @@ from portal.patients.models import Scope
 from portal.patients.selection import patient_page
 
 PAGE_SIZE = 10
-PATIENT_SIDE = {"base_template": "base.html", "staff": False, "max_attempts": plans.MAX_ATTEMPTS}
+PATIENT_SIDE = {"base_template": "base.html", "staff": False, "max_attempts": plan_worker.MAX_ATTEMPTS}
 
 
 def plans_with_instalments(queryset: QuerySet[PaymentPlan]) -> QuerySet[PaymentPlan]:

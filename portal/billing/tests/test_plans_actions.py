@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from portal.audit.actor import Actor
 from portal.audit.models import AuditEvent
-from portal.billing import plans
+from portal.billing import plan_worker, plans
 from portal.billing.models import Instalment, Payment, PaymentPlan, SandboxCharge
 from portal.billing.tests.plans_support import make_plan, saved_card
 from portal.billing.tests.support import access_for, balance, bill, billing_world
@@ -166,7 +166,7 @@ def test_the_billing_office_uses_the_account_holders_card_or_none(bw):
 def test_cancelling_stops_what_is_to_come_and_keeps_what_was_paid(bw):
     alice, alice_user = bw.world.alice, bw.world.alice_user
     plan = make_plan(alice_user, alice, 300_00, 3)
-    plans.charge_due_instalments()
+    plan_worker.charge_due_instalments()
     plans.do_cancel_plan(Actor(user=alice_user), access_for(alice_user, alice), plan)
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.CANCELLED
@@ -176,7 +176,7 @@ def test_cancelling_stops_what_is_to_come_and_keeps_what_was_paid(bw):
     assert balance(alice) == 200_00
     assert AuditEvent.objects.filter(action="billing.plan_cancel", patient_id=alice.pk).count() == 1
     # Cancelled plans are not charged, and cancelling twice is refused clearly.
-    assert plans.charge_due_instalments(timezone.localdate() + dt.timedelta(days=70)).paid == 0
+    assert plan_worker.charge_due_instalments(timezone.localdate() + dt.timedelta(days=70)).paid == 0
     with pytest.raises(plans.PlanRefused, match="already ended"):
         plans.do_cancel_plan(Actor(user=alice_user), access_for(alice_user, alice), plan)
     assert Payment.objects.count() == 1
@@ -227,7 +227,7 @@ def test_whoever_set_up_the_plan_moves_it_to_another_card_and_failed_instalments
     alice, alice_user = bw.world.alice, bw.world.alice_user
     declined = saved_card(alice_user, DECLINED)
     plan = make_plan(alice_user, alice, 300_00, 3, card=declined)
-    plans.charge_due_instalments()
+    plan_worker.charge_due_instalments()
     assert plan.instalments.get(number=1).status == Status.FAILED
     good = saved_card(alice_user)
     access = access_for(alice_user, alice)
@@ -236,7 +236,7 @@ def test_whoever_set_up_the_plan_moves_it_to_another_card_and_failed_instalments
     assert plan.saved_card == good
     first = plan.instalments.get(number=1)
     assert (first.status, first.payment, first.attempts) == (Status.SCHEDULED, None, 1)
-    assert plans.charge_due_instalments().paid == 1
+    assert plan_worker.charge_due_instalments().paid == 1
     first.refresh_from_db()
     assert (first.status, first.attempts, first.payment.saved_card) == (Status.PAID, 2, good)
     assert balance(alice) == 200_00

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from portal.audit.actor import Actor
 from portal.audit.models import AuditEvent
-from portal.billing import payments, plans
+from portal.billing import payments, plan_worker, plans
 from portal.billing.gateways.sandbox.gateway import SandboxGateway
 from portal.billing.models import Instalment, LedgerEntry, Payment, PaymentPlan, SandboxCharge
 from portal.billing.tests.plans_support import make_plan, saved_card
@@ -75,7 +75,7 @@ def test_the_gateway_is_asked_with_no_transaction_open_and_the_claim_already_com
         return (connection.in_atomic_block, claimed.status, claimed.attempts, status)
 
     seen, _calls = while_charging(monkeypatch, look)
-    assert plans.charge_due_instalments().paid == 1
+    assert plan_worker.charge_due_instalments().paid == 1
     # No lock held while the card is charged; a concurrent sweep already sees the claimed try.
     assert seen == [(False, Status.SCHEDULED, 1, Payment.Status.PENDING)]
     first = first_instalment(plan)
@@ -87,16 +87,18 @@ def test_a_second_sweep_during_the_gateway_call_gets_the_same_charge(bw, monkeyp
     alice = bw.world.alice
     plan = make_plan(bw.world.alice_user, alice, 300_00, 3)
     first_id = first_instalment(plan).pk
-    seen, calls = while_charging(monkeypatch, lambda: plans.charge_instalment(first_id, timezone.localdate()))
-    assert plans.charge_instalment(first_id, timezone.localdate()) == "skipped"
+    seen, calls = while_charging(
+        monkeypatch, lambda: plan_worker.charge_instalment(first_id, timezone.localdate())
+    )
+    assert plan_worker.charge_instalment(first_id, timezone.localdate()) == "skipped"
     assert seen == ["paid"]
     first = first_instalment(plan)
     # Both asked the gateway, with the one key (a worker's, never a pay form's): one charge.
-    key = plans.attempt_key(first.pk, 1)
+    key = plan_worker.attempt_key(first.pk, 1)
     assert calls == [key] * 2
     assert payments.KEY_FORMAT.match(key) and not payments.FORM_KEY.match(key)
     assert (first.status, first.attempts) == (Status.PAID, 1)
-    assert first.payment.idempotency_key == plans.attempt_key(first.pk, 1)
+    assert first.payment.idempotency_key == plan_worker.attempt_key(first.pk, 1)
     assert SandboxCharge.objects.count() == 1
     assert Payment.objects.count() == 1
     assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.PAYMENT).count() == 1
@@ -112,7 +114,7 @@ def test_a_plan_cancelled_while_its_card_is_charged_keeps_the_payment_and_stays_
     while_charging(
         monkeypatch, lambda: plans.do_cancel_plan(Actor(user=alice_user), access_for(alice_user, alice), plan)
     )
-    assert plans.charge_due_instalments().paid == 1
+    assert plan_worker.charge_due_instalments().paid == 1
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.CANCELLED
     statuses = list(plan.instalments.order_by("number").values_list("status", flat=True))
@@ -129,16 +131,16 @@ def test_a_sweep_that_dies_after_its_claim_is_finished_later_with_the_same_key(b
 
     monkeypatch.setattr(payments, "do_pay", dies)
     with pytest.raises(RuntimeError):
-        plans.charge_due_instalments()
+        plan_worker.charge_due_instalments()
     claimed = first_instalment(plan)
     assert (claimed.status, claimed.attempts, claimed.payment.status) == (
         Status.SCHEDULED,
         1,
         Payment.Status.PENDING,
     )
-    assert plans.has_pending_charges()
+    assert plan_worker.has_pending_charges()
     monkeypatch.setattr(payments, "do_pay", REAL_PAY)
-    assert plans.charge_due_instalments().paid == 1
+    assert plan_worker.charge_due_instalments().paid == 1
     first = first_instalment(plan)
     assert (first.status, first.attempts, first.payment_id) == (Status.PAID, 1, claimed.payment_id)
     assert SandboxCharge.objects.count() == 1
@@ -153,7 +155,7 @@ def test_a_refused_plan_payment_is_a_failure_tried_again_on_a_later_day(bw, monk
         raise payments.PaymentRefused("Choose one of your saved cards.")
 
     monkeypatch.setattr(payments, "do_pay", refuse)
-    assert plans.charge_due_instalments().failed == 1
+    assert plan_worker.charge_due_instalments().failed == 1
     first = first_instalment(plan)
     assert (first.status, first.attempts, first.last_error) == (
         Status.FAILED,
@@ -167,10 +169,10 @@ def test_a_refused_plan_payment_is_a_failure_tried_again_on_a_later_day(bw, monk
     event = AuditEvent.objects.get(action="billing.plan_instalment")
     assert (event.outcome, event.detail["outcome"]) == (AuditEvent.Outcome.FAILURE, "failed")
     # Not again the same day; tried again the next.
-    assert plans.charge_due_instalments().failed == 0
+    assert plan_worker.charge_due_instalments().failed == 0
     monkeypatch.setattr(payments, "do_pay", REAL_PAY)
     with time_machine.travel(timezone.now() + dt.timedelta(days=1), tick=True):
-        assert plans.charge_due_instalments().paid == 1
+        assert plan_worker.charge_due_instalments().paid == 1
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.ACTIVE
     assert first_instalment(plan).status == Status.PAID
@@ -188,11 +190,11 @@ def test_refusals_count_as_attempts_until_the_last(bw, monkeypatch):
     for day in range(5):
         with time_machine.travel(timezone.now() + dt.timedelta(days=day), tick=True):
             payments.reconcile_pending(older_than=dt.timedelta(0))
-            plans.charge_due_instalments()
+            plan_worker.charge_due_instalments()
     first = first_instalment(plan)
-    assert (first.status, first.attempts) == (Status.FAILED, plans.MAX_ATTEMPTS)
+    assert (first.status, first.attempts) == (Status.FAILED, plan_worker.MAX_ATTEMPTS)
     keys = set(Payment.objects.values_list("idempotency_key", flat=True))
-    assert keys == {plans.attempt_key(first.pk, attempt) for attempt in (1, 2, 3)}
+    assert keys == {plan_worker.attempt_key(first.pk, attempt) for attempt in (1, 2, 3)}
     assert not SandboxCharge.objects.exists()
 
 
@@ -239,7 +241,7 @@ def test_a_plan_is_not_charged_on_the_word_of_break_glass_access(bw):
     alice = bw.world.alice
     plan = make_plan(bw.clerk, alice, 300_00, 3, card=saved_card(bw.world.alice_user))
     break_glass(bw)
-    counts = plans.charge_due_instalments()
+    counts = plan_worker.charge_due_instalments()
     assert (counts.plans_stopped, counts.paid) == (1, 0)
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.CANCELLED
@@ -260,7 +262,7 @@ def test_a_clerk_who_becomes_family_no_longer_charges_the_office_plan(bw):
         scopes=[Scope.BILLING],
         starts_at=timezone.now() - dt.timedelta(days=1),
     )
-    assert plans.charge_due_instalments().plans_stopped == 1
+    assert plan_worker.charge_due_instalments().plans_stopped == 1
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.CANCELLED
     assert not SandboxCharge.objects.exists()

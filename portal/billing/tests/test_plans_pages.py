@@ -13,7 +13,7 @@ from django.utils import timezone
 from portal.accounts.models import User
 from portal.audit.actor import Actor
 from portal.audit.models import AuditEvent
-from portal.billing import plans
+from portal.billing import plan_worker, plans
 from portal.billing.models import Instalment, Payment, PaymentPlan
 from portal.billing.tests.plans_support import make_plan, saved_card
 from portal.billing.tests.support import access_for, balance, bill, billing_world
@@ -69,7 +69,7 @@ def new_plan_form(card_id: object, **fields: object) -> dict[str, object]:
 def test_the_plans_page_lists_each_plan_with_its_instalments(bw):
     alice_user = bw.world.alice_user
     plan = make_plan(alice_user, bw.world.alice, 300_00, 3)
-    plans.charge_due_instalments()
+    plan_worker.charge_due_instalments()
     payment = Payment.objects.get()
     response = client_for(alice_user).get(reverse("billing:plans"))
     assert response.status_code == 200
@@ -102,7 +102,7 @@ def test_the_plans_page_runs_the_same_queries_for_one_plan_or_many(bw):
     for months in (6, 12, 4):
         plans.do_cancel_plan(Actor(user=alice_user), access, plan)
         plan = make_plan(alice_user, alice, 300_00, months)
-    plans.charge_due_instalments()
+    plan_worker.charge_due_instalments()
     assert PaymentPlan.objects.count() == 4
     many = query_count(lambda: client.get(url))
     assert many == few
@@ -404,11 +404,11 @@ def test_the_plan_page_says_why_an_instalment_failed_and_what_happens_next(bw):
 
     alice_user = bw.world.alice_user
     plan = make_plan(alice_user, bw.world.alice, card=saved_card(alice_user, DECLINED))
-    plans.charge_due_instalments()
+    plan_worker.charge_due_instalments()
     page = client_for(alice_user).get(reverse("billing:plan", args=[plan.pk])).content.decode()
     assert "Your bank declined this card. You have not been charged." in page
     assert "It will be tried again on the next day." in page
-    Instalment.objects.filter(plan=plan, number=1).update(attempts=plans.MAX_ATTEMPTS)
+    Instalment.objects.filter(plan=plan, number=1).update(attempts=plan_worker.MAX_ATTEMPTS)
     page = client_for(alice_user).get(reverse("billing:plan", args=[plan.pk])).content.decode()
     assert "It will not be tried again" in page
     staff_page = client_for(bw.clerk).get(reverse("staff_billing:plan", args=[plan.pk])).content.decode()

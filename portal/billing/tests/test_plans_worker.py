@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from portal.audit.actor import Actor
 from portal.audit.models import AuditEvent
-from portal.billing import plans, tasks
+from portal.billing import plan_worker, plans, tasks
 from portal.billing.gateways.base import GatewayUnavailable
 from portal.billing.gateways.sandbox.gateway import SandboxGateway
 from portal.billing.models import Instalment, LedgerEntry, Payment, PaymentPlan, SandboxCharge, SandboxToken
@@ -61,12 +61,12 @@ def statuses(plan: PaymentPlan) -> list[str]:
 def test_a_due_instalment_is_charged_once_however_often_the_worker_runs(bw):
     alice = bw.world.alice
     plan = make_plan(bw.world.alice_user, alice, 300_00, 3)
-    assert plans.charge_due_instalments().paid == 1
-    assert plans.charge_due_instalments().paid == 0
-    assert plans.charge_due_instalments(days(1)).paid == 0
+    assert plan_worker.charge_due_instalments().paid == 1
+    assert plan_worker.charge_due_instalments().paid == 0
+    assert plan_worker.charge_due_instalments(days(1)).paid == 0
     first = plan.instalments.get(number=1)
     assert (first.status, first.attempts) == (Status.PAID, 1)
-    assert first.payment.idempotency_key == plans.attempt_key(first.pk, 1)
+    assert first.payment.idempotency_key == plan_worker.attempt_key(first.pk, 1)
     assert (first.payment.source, first.payment.amount_cents) == (Payment.Source.PLAN, 100_00)
     assert first.payment.created_by == bw.world.alice_user
     assert SandboxCharge.objects.count() == 1
@@ -78,7 +78,7 @@ def test_a_due_instalment_is_charged_once_however_often_the_worker_runs(bw):
     assert (event.patient_id, event.detail["outcome"], event.user_agent) == (
         alice.pk,
         "paid",
-        plans.WORKER_AGENT,
+        plan_worker.WORKER_AGENT,
     )
 
 
@@ -86,12 +86,12 @@ def test_instalments_are_charged_on_their_days_and_the_last_pays_the_plan_off(bw
     alice = bw.world.alice
     start = TODAY()
     plan = make_plan(bw.world.alice_user, alice, 300_00, 3, start_on=start)
-    plans.charge_due_instalments(start)
-    assert plans.charge_due_instalments(plans.add_months(start, 1) - dt.timedelta(days=1)).paid == 0
-    assert plans.charge_due_instalments(plans.add_months(start, 1)).paid == 1
+    plan_worker.charge_due_instalments(start)
+    assert plan_worker.charge_due_instalments(plans.add_months(start, 1) - dt.timedelta(days=1)).paid == 0
+    assert plan_worker.charge_due_instalments(plans.add_months(start, 1)).paid == 1
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.ACTIVE
-    counts = plans.charge_due_instalments(plans.add_months(start, 2))
+    counts = plan_worker.charge_due_instalments(plans.add_months(start, 2))
     assert counts.paid == 1
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.COMPLETED
@@ -104,7 +104,7 @@ def test_instalments_are_charged_on_their_days_and_the_last_pays_the_plan_off(bw
 
 def test_a_worker_that_was_down_catches_up_on_every_missed_instalment(bw):
     plan = make_plan(bw.world.alice_user, bw.world.alice, 300_00, 3)
-    assert plans.charge_due_instalments(days(100)).paid == 3
+    assert plan_worker.charge_due_instalments(days(100)).paid == 3
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.COMPLETED
     assert SandboxCharge.objects.count() == 3
@@ -113,10 +113,10 @@ def test_a_worker_that_was_down_catches_up_on_every_missed_instalment(bw):
 def test_an_instalment_is_never_more_than_is_still_owed(bw):
     alice = bw.world.alice
     plan = make_plan(bw.world.alice_user, alice, 300_00, 3)
-    plans.charge_due_instalments()
+    plan_worker.charge_due_instalments()
     pay(bw.world.alice_user, alice, 150_00)
     assert balance(alice) == 50_00
-    assert plans.charge_due_instalments(days(40)).paid == 1
+    assert plan_worker.charge_due_instalments(days(40)).paid == 1
     second = plan.instalments.get(number=2)
     assert (second.amount_cents, second.payment.amount_cents) == (50_00, 50_00)
     assert balance(alice) == 0
@@ -129,7 +129,7 @@ def test_a_plan_whose_balance_was_paid_otherwise_ends_without_a_charge(bw):
     alice = bw.world.alice
     plan = make_plan(bw.world.alice_user, alice, 300_00, 3, start_on=days(5))
     pay(bw.world.alice_user, alice, 300_00)
-    counts = plans.charge_due_instalments()
+    counts = plan_worker.charge_due_instalments()
     assert (counts.plans_completed, counts.paid) == (1, 0)
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.COMPLETED
@@ -140,7 +140,7 @@ def test_a_plan_whose_balance_was_paid_otherwise_ends_without_a_charge(bw):
 def test_a_declined_instalment_tells_the_patient_and_is_retried_twice_on_later_days(bw):
     alice, alice_user = bw.world.alice, bw.world.alice_user
     plan = make_plan(alice_user, alice, 300_00, 3, card=saved_card(alice_user, DECLINED))
-    assert plans.charge_due_instalments().failed == 1
+    assert plan_worker.charge_due_instalments().failed == 1
     first = plan.instalments.get(number=1)
     assert (first.status, first.attempts) == (Status.FAILED, 1)
     assert "declined" in first.last_error
@@ -152,16 +152,16 @@ def test_a_declined_instalment_tells_the_patient_and_is_retried_twice_on_later_d
     emails = OutboxMessage.objects.filter(recipient=alice_user, channel=OutboxMessage.Channel.EMAIL)
     assert emails.filter(subject="A scheduled payment did not go through").count() == 1
     # Not again the same day; then once on each of the next two days; then never.
-    assert plans.charge_due_instalments().failed == 0
-    assert on_day(1, plans.charge_due_instalments).failed == 1
-    assert on_day(1, plans.charge_due_instalments).failed == 0
-    assert on_day(2, plans.charge_due_instalments).failed == 1
-    assert on_day(3, plans.charge_due_instalments).failed == 0
-    assert on_day(9, plans.charge_due_instalments).failed == 0
+    assert plan_worker.charge_due_instalments().failed == 0
+    assert on_day(1, plan_worker.charge_due_instalments).failed == 1
+    assert on_day(1, plan_worker.charge_due_instalments).failed == 0
+    assert on_day(2, plan_worker.charge_due_instalments).failed == 1
+    assert on_day(3, plan_worker.charge_due_instalments).failed == 0
+    assert on_day(9, plan_worker.charge_due_instalments).failed == 0
     first.refresh_from_db()
-    assert (first.status, first.attempts) == (Status.FAILED, plans.MAX_ATTEMPTS)
+    assert (first.status, first.attempts) == (Status.FAILED, plan_worker.MAX_ATTEMPTS)
     keys = set(Payment.objects.values_list("idempotency_key", flat=True))
-    assert keys == {plans.attempt_key(first.pk, attempt) for attempt in (1, 2, 3)}
+    assert keys == {plan_worker.attempt_key(first.pk, attempt) for attempt in (1, 2, 3)}
     assert SandboxCharge.objects.count() == 3
     last = Notification.objects.filter(recipient=alice_user, title="A payment plan instalment was not paid")
     assert last.count() == 3
@@ -173,10 +173,10 @@ def test_a_retry_that_succeeds_pays_the_instalment(bw):
     alice, alice_user = bw.world.alice, bw.world.alice_user
     card = saved_card(alice_user, DECLINED)
     plan = make_plan(alice_user, alice, 300_00, 3, card=card)
-    plans.charge_due_instalments()
+    plan_worker.charge_due_instalments()
     # The bank lets it through the next day.
     SandboxToken.objects.filter(token=card.method_ref).update(behaviour="succeed")
-    assert on_day(1, plans.charge_due_instalments).paid == 1
+    assert on_day(1, plan_worker.charge_due_instalments).paid == 1
     first = plan.instalments.get(number=1)
     assert (first.status, first.attempts, first.last_error) == (Status.PAID, 2, "")
     assert balance(alice) == 200_00
@@ -188,8 +188,8 @@ def test_an_expired_or_removed_card_fails_without_charging_and_is_not_retried(bw
     plan = make_plan(alice_user, alice, 300_00, 3, card=card)
     card.removed_at = timezone.now()
     card.save()
-    assert plans.charge_due_instalments().failed == 1
-    assert plans.charge_due_instalments(days(1)).failed == 0
+    assert plan_worker.charge_due_instalments().failed == 1
+    assert plan_worker.charge_due_instalments(days(1)).failed == 0
     first = plan.instalments.get(number=1)
     assert (first.status, first.last_error) == (Status.FAILED, "The card for this plan was removed.")
     assert not SandboxCharge.objects.exists()
@@ -200,7 +200,7 @@ def test_a_plan_stops_when_whoever_set_it_up_no_longer_manages_the_bills(bw):
     plan = make_plan(bw.payer, alice, 300_00, 3)
     bw.payer_grant.revoked_at = timezone.now()
     bw.payer_grant.save()
-    counts = plans.charge_due_instalments()
+    counts = plan_worker.charge_due_instalments()
     assert (counts.plans_stopped, counts.paid) == (1, 0)
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.CANCELLED
@@ -215,7 +215,7 @@ def test_a_plan_stops_when_whoever_set_it_up_no_longer_manages_the_bills(bw):
 def test_a_billing_office_plan_is_charged_on_the_account_holders_card(bw):
     alice = bw.world.alice
     plan = make_plan(bw.clerk, alice, 300_00, 3, card=saved_card(bw.world.alice_user))
-    assert plans.charge_due_instalments().paid == 1
+    assert plan_worker.charge_due_instalments().paid == 1
     payment = plan.instalments.get(number=1).payment
     assert (payment.created_by, payment.saved_card.owner) == (bw.clerk, bw.world.alice_user)
     assert balance(alice) == 200_00
@@ -224,8 +224,8 @@ def test_a_billing_office_plan_is_charged_on_the_account_holders_card(bw):
 def test_a_plan_without_a_card_reminds_on_the_day_and_counts_what_the_patient_pays(bw):
     alice, alice_user = bw.world.alice, bw.world.alice_user
     plan = make_plan(bw.clerk, alice, 300_00, 3, no_card=True)
-    assert plans.charge_due_instalments().reminded == 1
-    assert plans.charge_due_instalments().reminded == 0
+    assert plan_worker.charge_due_instalments().reminded == 1
+    assert plan_worker.charge_due_instalments().reminded == 0
     due_today = Notification.objects.filter(
         recipient=alice_user, title="A payment plan instalment is due today"
     )
@@ -234,12 +234,12 @@ def test_a_plan_without_a_card_reminds_on_the_day_and_counts_what_the_patient_pa
     first = plan.instalments.get(number=1)
     assert (first.status, first.attempts) == (Status.SCHEDULED, 1)
     pay(alice_user, alice, 60_00)
-    assert plans.charge_due_instalments(days(1)).paid == 0
+    assert plan_worker.charge_due_instalments(days(1)).paid == 0
     pay(alice_user, alice, 40_00)
-    assert plans.charge_due_instalments(days(1)).paid == 1
+    assert plan_worker.charge_due_instalments(days(1)).paid == 1
     assert statuses(plan) == [Status.PAID, Status.SCHEDULED, Status.SCHEDULED]
     pay(alice_user, alice, 200_00)
-    plans.charge_due_instalments(days(2))
+    plan_worker.charge_due_instalments(days(2))
     plan.refresh_from_db()
     assert plan.status == PaymentPlan.Status.COMPLETED
 
@@ -253,12 +253,12 @@ def test_an_unanswered_charge_is_asked_again_with_the_same_key(bw, monkeypatch):
         raise GatewayUnavailable("timeout")
 
     monkeypatch.setattr(SandboxGateway, "charge", no_answer)
-    assert plans.charge_due_instalments().pending == 1
+    assert plan_worker.charge_due_instalments().pending == 1
     first = plan.instalments.get(number=1)
     assert (first.status, first.payment.status) == (Status.SCHEDULED, Payment.Status.PENDING)
     assert tasks.next_sweep_at(timezone.now(), after_run=True) <= timezone.now() + tasks.PENDING_RECHECK
     monkeypatch.setattr(SandboxGateway, "charge", real_charge)
-    assert plans.charge_due_instalments().paid == 1
+    assert plan_worker.charge_due_instalments().paid == 1
     first.refresh_from_db()
     assert (first.status, first.attempts) == (Status.PAID, 1)
     assert Payment.objects.count() == 1
@@ -269,11 +269,11 @@ def test_an_unanswered_charge_is_asked_again_with_the_same_key(bw, monkeypatch):
 def test_notices_go_out_the_set_days_before_each_instalment_once(bw):
     alice_user = bw.world.alice_user
     plan = make_plan(alice_user, bw.world.alice, 300_00, 3, start_on=days(10))
-    assert plans.send_notices() == 0
-    assert plans.send_notices(days(6)) == 0
-    assert plans.send_notices(days(7)) == 1
-    assert plans.send_notices(days(7)) == 0
-    assert plans.send_notices(days(9)) == 0
+    assert plan_worker.send_notices() == 0
+    assert plan_worker.send_notices(days(6)) == 0
+    assert plan_worker.send_notices(days(7)) == 1
+    assert plan_worker.send_notices(days(7)) == 0
+    assert plan_worker.send_notices(days(9)) == 0
     first = plan.instalments.get(number=1)
     assert first.notice_sent_at is not None
     notice = Notification.objects.get(recipient=alice_user, title="Payment plan instalment coming up")
@@ -292,7 +292,7 @@ def test_cancelled_plans_get_no_notices(bw):
     alice_user = bw.world.alice_user
     plan = make_plan(alice_user, bw.world.alice, 300_00, 3, start_on=days(10))
     plans.do_cancel_plan(Actor(user=alice_user), access_for(alice_user, bw.world.alice), plan)
-    assert plans.send_notices(days(8)) == 0
+    assert plan_worker.send_notices(days(8)) == 0
 
 
 def test_the_next_sweep_is_due_at_the_next_notice_or_instalment(bw):
@@ -301,7 +301,7 @@ def test_the_next_sweep_is_due_at_the_next_notice_or_instalment(bw):
     make_plan(bw.world.alice_user, bw.world.alice, 300_00, 3, start_on=days(10))
     when = tasks.next_sweep_at(now)
     assert timezone.localdate(when) == days(7)
-    plans.send_notices(days(7))
+    plan_worker.send_notices(days(7))
     assert timezone.localdate(tasks.next_sweep_at(now)) == days(10)
 
 
