@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from portal.billing.overview import KIND_LABELS, LedgerFilter
-
-# Any real date, within years a database and a calendar both handle.
-EARLIEST_DAY = dt.date(1900, 1, 1)
-LATEST_DAY = dt.date(2999, 12, 31)
+from portal.lib.date_range import check_date_range
 
 
 def _date_field(label: Any) -> forms.DateField:
@@ -38,13 +34,7 @@ class TransactionFilterForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        for name in ("date_from", "date_to"):
-            day = data.get(name)
-            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
-                self.add_error(name, _("Enter a date between 1900 and 2999."))
-        start, end = data.get("date_from"), data.get("date_to")
-        if start and end and end < start and not self.has_error("date_to"):
-            self.add_error("date_to", _("The end date must be on or after the start date."))
+        check_date_range(self, data, "date_from", "date_to")
         return data
 
     def wanted(self) -> LedgerFilter:

@@ -10,6 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.lib.date_range import check_date_range
 from portal.messaging.actions_referrals import offered_specialties
 from portal.messaging.models import Referral
 from portal.organization.models import Campus, CareTeam, Department
@@ -18,9 +19,6 @@ CHOOSE = {
     "invalid_choice": _("Choose one of the options shown."),
     "required": _("Choose one of the options."),
 }
-# Searches take any real date, but within years a database and a calendar both handle.
-EARLIEST_DAY = dt.date(1900, 1, 1)
-LATEST_DAY = dt.date(2999, 12, 31)
 
 
 def _id_field(label: Any, *, empty_label: Any = None, help_text: Any = "") -> forms.TypedChoiceField:
@@ -131,13 +129,7 @@ class _DateRangeForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        for name in ("requested_from", "requested_to"):
-            day = data.get(name)
-            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
-                self.add_error(name, _("Enter a date between 1900 and 2999."))
-        start, end = data.get("requested_from"), data.get("requested_to")
-        if start and end and end < start and not self.has_error("requested_to"):
-            self.add_error("requested_to", _("The end date must be on or after the start date."))
+        check_date_range(self, data, "requested_from", "requested_to")
         return data
 
     def apply(self, referrals: QuerySet[Referral]) -> QuerySet[Referral]:
