@@ -30,10 +30,6 @@ from portal.patients.models import Patient, ProxyGrant, Scope
 M = TypeVar("M", bound=models.Model)
 
 
-def may_bill(access: PatientAccess) -> bool:
-    return access.allows(Scope.BILLING)
-
-
 def account_of(access: PatientAccess) -> Account:
     """The account of the patient the access is for (opened on first use)."""
     return ledger.account_for(access.patient)
