@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "portal.scheduling",
     "portal.messaging",
     "portal.billing",
+    "portal.telehealth",
     "portal.fhir",
     "portal.core",
 ]
@@ -444,6 +445,33 @@ PORTAL_CHECK_ADDRESS = env_str(
     "PORTAL_CHECK_ADDRESS", "Clinic Patient Accounts, PO Box 1000, Rochester, MN 55903-1000"
 )
 PORTAL_BILLING_PHONE = env_str("PORTAL_BILLING_PHONE", "+1 507-555-0199")
+
+# Video visits. Media goes browser to browser; the portal carries only the signaling.
+# ICE servers help browsers behind NAT find each other: "none" (host addresses only: the
+# same network, the demo and the tests), "static" (PORTAL_VIDEO_STUN_URLS, and
+# PORTAL_VIDEO_TURN_URLS with PORTAL_VIDEO_TURN_USERNAME/PASSWORD) or "coturn" (TURN
+# with time-limited credentials from coturn's shared secret, PORTAL_VIDEO_TURN_SECRET).
+PORTAL_VIDEO_ICE_PROVIDER = env_str("PORTAL_VIDEO_ICE_PROVIDER", "none")
+PORTAL_VIDEO_STUN_URLS = env_list("PORTAL_VIDEO_STUN_URLS")
+PORTAL_VIDEO_TURN_URLS = env_list("PORTAL_VIDEO_TURN_URLS")
+PORTAL_VIDEO_TURN_USERNAME = env_str("PORTAL_VIDEO_TURN_USERNAME")
+PORTAL_VIDEO_TURN_PASSWORD = env_str("PORTAL_VIDEO_TURN_PASSWORD")
+PORTAL_VIDEO_TURN_SECRET = env_str("PORTAL_VIDEO_TURN_SECRET")
+PORTAL_VIDEO_TURN_TTL_SECONDS = env_int("PORTAL_VIDEO_TURN_TTL_SECONDS", 4 * 3600)
+if PORTAL_VIDEO_ICE_PROVIDER not in ("none", "static", "coturn"):
+    raise ConfigError("PORTAL_VIDEO_ICE_PROVIDER must be none, static or coturn")
+if PORTAL_VIDEO_ICE_PROVIDER == "coturn" and not (PORTAL_VIDEO_TURN_URLS and PORTAL_VIDEO_TURN_SECRET):
+    raise ConfigError("PORTAL_VIDEO_ICE_PROVIDER=coturn needs PORTAL_VIDEO_TURN_URLS and PORTAL_VIDEO_TURN_SECRET")
+# Tests only: the signaling passes only 127.0.0.1 ICE candidates, so no packet of a test
+# call leaves the machine. Never in production, where it would stop every real call.
+PORTAL_VIDEO_LOOPBACK_ONLY = env_bool("PORTAL_VIDEO_LOOPBACK_ONLY", default=PORTAL_ENV == "test")
+if PRODUCTION and PORTAL_VIDEO_LOOPBACK_ONLY:
+    raise ConfigError("PORTAL_VIDEO_LOOPBACK_ONLY is for tests; it cannot be on in production")
+# A video visit opens this many minutes before it starts and closes this many after it ends.
+PORTAL_VIDEO_OPENS_MINUTES_BEFORE = env_int("PORTAL_VIDEO_OPENS_MINUTES_BEFORE", 15)
+PORTAL_VIDEO_CLOSES_MINUTES_AFTER = env_int("PORTAL_VIDEO_CLOSES_MINUTES_AFTER", 60)
+# How often a video visit's page asks the portal for signaling and chat.
+PORTAL_VIDEO_POLL_MS = env_int("PORTAL_VIDEO_POLL_MS", 1000)
 
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105

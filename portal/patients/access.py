@@ -18,6 +18,8 @@ Who gets what:
 - staff with unexpired break-glass access: their role's scopes, flagged in the audit;
 - staff in the pool a conversation is addressed to (`pool_access`): the message scope
   for that conversation, whatever else they may do for the patient;
+- the clinician a video visit is booked with, and staff its host invited into it
+  (`visit_access`): their role's scopes, for that visit;
 - anyone else, including unassigned staff and administrators: nothing.
 """
 
@@ -239,6 +241,30 @@ def pool_access(user: User | Any, patient: Patient, pool: CareTeam) -> PatientAc
     if found is not None and found.role is Role.STAFF:
         return PatientAccess(user, patient, Role.STAFF, found.scopes | {Scope.MESSAGE})
     return PatientAccess(user, patient, Role.STAFF, frozenset({Scope.MESSAGE}))
+
+
+def visit_access(user: User | Any, patient: Patient, *, booked_with: int | None, invited: bool) -> PatientAccess | None:
+    """The clinician a video visit is booked with, and staff its host invited, may take part in it.
+
+    `booked_with` is the visit's practitioner id; `invited` says the user holds an
+    invitation to this visit. Like `pool_access`, the right is for that one visit: they
+    get their role's scopes on top of what the policy otherwise gives them. Nobody on the
+    patient's side (the patient, a proxy) takes a staff seat, and administrators, who
+    are not clinicians, get nothing.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return None
+    practitioner = Practitioner.objects.filter(user=user, active=True).first()
+    if practitioner is None or is_on_patient_side(user, patient):
+        return None
+    if practitioner.pk != booked_with and not invited:
+        return None
+    role_scopes = ROLE_SCOPES.get(practitioner.role, frozenset())
+    if not role_scopes & {Scope.VIEW}:
+        return None
+    found = _staff_access(user, patient, timezone.now())
+    extra = found.scopes if found is not None and found.role is Role.STAFF else frozenset()
+    return PatientAccess(user, patient, Role.STAFF, role_scopes | extra)
 
 
 def is_on_patient_side(user: User | Any, patient: Patient) -> bool:

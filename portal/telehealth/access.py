@@ -1,0 +1,201 @@
+"""Loading video visits and e-visits for the user, through the one access policy.
+
+Patient side: the patient, or a proxy who may see their appointments, opens a video
+visit; e-visits need the message scope. Staff side: the clinician the visit is booked
+with hosts it and staff they invite join it (`patients.access.visit_access`); the
+clinicians of a condition's review team answer its e-visits (`pool_access`). Once in a
+visit, every signaling and chat request is checked again against the person's seat
+and their right to it (`require_seat`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.http import HttpRequest
+from django.utils import timezone
+
+from portal.patients.access import PatientAccess, decide, pool_access, refuse, require_object, visit_access
+from portal.patients.models import Scope
+from portal.scheduling.access import may_see_appointments, require_appointment
+from portal.scheduling.models import Appointment
+from portal.telehealth.models import EVisit, Participant, VideoVisit
+
+LIVE_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED)
+
+
+def opens_at(appointment: Appointment) -> dt.datetime:
+    return appointment.starts_at - dt.timedelta(minutes=settings.PORTAL_VIDEO_OPENS_MINUTES_BEFORE)
+
+
+def closes_at(appointment: Appointment) -> dt.datetime:
+    return appointment.ends_at + dt.timedelta(minutes=settings.PORTAL_VIDEO_CLOSES_MINUTES_AFTER)
+
+
+def is_joinable(appointment: Appointment, now: dt.datetime | None = None) -> bool:
+    """A live video appointment inside its window (opens shortly before, closes a while after)."""
+    now = now or timezone.now()
+    return (
+        appointment.is_video
+        and appointment.status in LIVE_STATUSES
+        and opens_at(appointment) <= now <= closes_at(appointment)
+    )
+
+
+def video_visit_of(appointment: Appointment) -> VideoVisit:
+    """The appointment's video visit, made the first time anyone opens it."""
+    visit, _created = VideoVisit.objects.get_or_create(appointment=appointment)
+    return visit
+
+
+def require_patient_visit(request: HttpRequest, appointment_id: Any) -> tuple[Appointment, PatientAccess]:
+    """A video appointment for the patient or their proxy, or the 404 a missing one gets."""
+    appointment, access = require_appointment(request, appointment_id, side="patient")
+    if not appointment.is_video:
+        refuse(request, appointment.patient, what="telehealth.videovisit", lookup=str(appointment_id))
+    return appointment, access
+
+
+def require_staff_visit(request: HttpRequest, appointment_id: Any) -> tuple[Appointment, PatientAccess]:
+    """A video appointment for its clinician or staff they invited, or the 404 (audited)."""
+    appointment = (
+        Appointment.objects.select_related("patient", "visit_type", "practitioner", "campus", "department")
+        .filter(pk=_as_int(appointment_id), mode="video")
+        .first()
+    )
+    access = None
+    if appointment is not None:
+        invited = Participant.objects.filter(
+            visit__appointment=appointment,
+            user=request.user,
+            role__in=Participant.STAFF_SIDE,
+        ).exclude(status=Participant.Status.REMOVED)
+        access = visit_access(
+            request.user,
+            appointment.patient,
+            booked_with=appointment.practitioner_id,
+            invited=invited.exists(),
+        )
+    if appointment is None or access is None:
+        refuse(
+            request,
+            appointment.patient if appointment else None,
+            what="telehealth.videovisit",
+            lookup=str(appointment_id),
+        )
+    return appointment, access  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Seat:
+    """The requesting user's place in a visit they have joined, with their right re-checked."""
+
+    participant: Participant
+    visit: VideoVisit
+    appointment: Appointment
+    access: PatientAccess
+
+
+def require_seat(request: HttpRequest, appointment_id: Any) -> Seat:
+    """The user's seat in the visit (joined, waiting or admitted), or the 404 (audited).
+
+    The seat alone is not enough: the right that let them join is decided again, so a
+    revoked proxy grant or a withdrawn invitation ends their part at the next request.
+    """
+    participant = (
+        Participant.objects.select_related(
+            "visit__appointment__patient", "visit__appointment__practitioner", "visit__appointment__campus"
+        )
+        .filter(visit__appointment_id=_as_int(appointment_id), user=request.user)
+        .exclude(status__in=(Participant.Status.REMOVED, Participant.Status.INVITED))
+        .first()
+    )
+    access = _seat_access(request, participant) if participant is not None else None
+    if participant is None or access is None:
+        patient = participant.visit.appointment.patient if participant is not None else None
+        refuse(request, patient, what="telehealth.participant", lookup=str(appointment_id))
+    return Seat(participant, participant.visit, participant.visit.appointment, access)  # type: ignore[union-attr,arg-type]
+
+
+def _seat_access(request: HttpRequest, participant: Participant) -> PatientAccess | None:
+    appointment = participant.visit.appointment
+    if participant.on_patient_side:
+        access = decide(request.user, appointment.patient)
+        if access is None or access.is_staff_access or not may_see_appointments(access):
+            return None
+        return access
+    return visit_access(
+        request.user,
+        appointment.patient,
+        booked_with=appointment.practitioner_id,
+        invited=participant.role != Participant.Role.HOST,
+    )
+
+
+def hosted_visits(user: Any) -> models.QuerySet[Appointment]:
+    """Video appointments the user hosts or is invited to (their own practitioner's, or by invitation)."""
+    practitioner_id = getattr(getattr(user, "practitioner", None), "pk", None)
+    invited = Participant.objects.filter(user=user, role__in=Participant.STAFF_SIDE).exclude(
+        status=Participant.Status.REMOVED
+    )
+    return Appointment.objects.filter(mode="video").filter(
+        models.Q(practitioner_id=practitioner_id) | models.Q(video_visit__participants__in=invited)
+    )
+
+
+# E-visits -----------------------------------------------------------------------------------
+
+
+def evisits_of(access: PatientAccess) -> models.QuerySet[EVisit]:
+    return EVisit.objects.filter(patient=access.patient).select_related("condition")
+
+
+def require_patient_evisit(request: HttpRequest, evisit_id: Any) -> tuple[EVisit, PatientAccess]:
+    """An e-visit for the patient or a proxy with the message scope, or the 404 (audited)."""
+    evisit, access = require_object(
+        request, EVisit.objects.select_related("condition", "condition__price_item"), scope=Scope.MESSAGE,
+        pk=_as_int(evisit_id),
+    )
+    if access.is_staff_access:
+        refuse(request, evisit.patient, what="telehealth.evisit", lookup=str(evisit_id))
+    return evisit, access
+
+
+def require_review_evisit(request: HttpRequest, evisit_id: Any) -> tuple[EVisit, PatientAccess]:
+    """An e-visit for a member of its condition's review team, or the 404 (audited)."""
+    evisit = (
+        EVisit.objects.select_related("patient", "condition", "condition__review_team", "condition__price_item")
+        .filter(pk=_as_int(evisit_id))
+        .exclude(status__in=(EVisit.Status.DRAFT, EVisit.Status.STOPPED))
+        .first()
+    )
+    access = pool_access(request.user, evisit.patient, evisit.condition.review_team) if evisit else None
+    if evisit is None or access is None:
+        refuse(request, evisit.patient if evisit else None, what="telehealth.evisit", lookup=str(evisit_id))
+    return evisit, access  # type: ignore[return-value]
+
+
+def review_queue(user: Any) -> models.QuerySet[EVisit]:
+    """E-visits sent to review teams the user belongs to (excluding their own and family's)."""
+    from portal.patients.models import Patient, ProxyGrant
+
+    own = Patient.objects.filter(models.Q(account=user) | models.Q(pk__in=ProxyGrant.objects.active().filter(
+        grantee=user
+    ).values("patient")))
+    return (
+        EVisit.objects.filter(condition__review_team__members__user=user, condition__review_team__members__active=True)
+        .exclude(status__in=(EVisit.Status.DRAFT, EVisit.Status.STOPPED))
+        .exclude(patient__in=own)
+        .select_related("patient", "condition", "reviewer")
+    )
+
+
+def _as_int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
