@@ -461,7 +461,9 @@ PORTAL_VIDEO_TURN_TTL_SECONDS = env_int("PORTAL_VIDEO_TURN_TTL_SECONDS", 4 * 360
 if PORTAL_VIDEO_ICE_PROVIDER not in ("none", "static", "coturn"):
     raise ConfigError("PORTAL_VIDEO_ICE_PROVIDER must be none, static or coturn")
 if PORTAL_VIDEO_ICE_PROVIDER == "coturn" and not (PORTAL_VIDEO_TURN_URLS and PORTAL_VIDEO_TURN_SECRET):
-    raise ConfigError("PORTAL_VIDEO_ICE_PROVIDER=coturn needs PORTAL_VIDEO_TURN_URLS and PORTAL_VIDEO_TURN_SECRET")
+    raise ConfigError(
+        "PORTAL_VIDEO_ICE_PROVIDER=coturn needs PORTAL_VIDEO_TURN_URLS and PORTAL_VIDEO_TURN_SECRET"
+    )
 # Tests only: the signaling passes only 127.0.0.1 ICE candidates, so no packet of a test
 # call leaves the machine. Never in production, where it would stop every real call.
 PORTAL_VIDEO_LOOPBACK_ONLY = env_bool("PORTAL_VIDEO_LOOPBACK_ONLY", default=PORTAL_ENV == "test")

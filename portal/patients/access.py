@@ -243,7 +243,9 @@ def pool_access(user: User | Any, patient: Patient, pool: CareTeam) -> PatientAc
     return PatientAccess(user, patient, Role.STAFF, frozenset({Scope.MESSAGE}))
 
 
-def visit_access(user: User | Any, patient: Patient, *, booked_with: int | None, invited: bool) -> PatientAccess | None:
+def visit_access(
+    user: User | Any, patient: Patient, *, booked_with: int | None, invited: bool
+) -> PatientAccess | None:
     """The clinician a video visit is booked with, and staff its host invited, may take part in it.
 
     `booked_with` is the visit's practitioner id; `invited` says the user holds an

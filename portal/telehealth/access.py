@@ -71,7 +71,7 @@ def require_staff_visit(request: HttpRequest, appointment_id: Any) -> tuple[Appo
     if appointment is not None:
         invited = Participant.objects.filter(
             visit__appointment=appointment,
-            user=request.user,
+            user_id=request.user.pk or 0,
             role__in=Participant.STAFF_SIDE,
         ).exclude(status=Participant.Status.REMOVED)
         access = visit_access(
@@ -110,7 +110,7 @@ def require_seat(request: HttpRequest, appointment_id: Any) -> Seat:
         Participant.objects.select_related(
             "visit__appointment__patient", "visit__appointment__practitioner", "visit__appointment__campus"
         )
-        .filter(visit__appointment_id=_as_int(appointment_id), user=request.user)
+        .filter(visit__appointment_id=_as_int(appointment_id), user_id=request.user.pk or 0)
         .exclude(status__in=(Participant.Status.REMOVED, Participant.Status.INVITED))
         .first()
     )
@@ -157,7 +157,9 @@ def evisits_of(access: PatientAccess) -> models.QuerySet[EVisit]:
 def require_patient_evisit(request: HttpRequest, evisit_id: Any) -> tuple[EVisit, PatientAccess]:
     """An e-visit for the patient or a proxy with the message scope, or the 404 (audited)."""
     evisit, access = require_object(
-        request, EVisit.objects.select_related("condition", "condition__price_item"), scope=Scope.MESSAGE,
+        request,
+        EVisit.objects.select_related("condition", "condition__price_item"),
+        scope=Scope.MESSAGE,
         pk=_as_int(evisit_id),
     )
     if access.is_staff_access:
@@ -168,7 +170,9 @@ def require_patient_evisit(request: HttpRequest, evisit_id: Any) -> tuple[EVisit
 def require_review_evisit(request: HttpRequest, evisit_id: Any) -> tuple[EVisit, PatientAccess]:
     """An e-visit for a member of its condition's review team, or the 404 (audited)."""
     evisit = (
-        EVisit.objects.select_related("patient", "condition", "condition__review_team", "condition__price_item")
+        EVisit.objects.select_related(
+            "patient", "condition", "condition__review_team", "condition__price_item"
+        )
         .filter(pk=_as_int(evisit_id))
         .exclude(status__in=(EVisit.Status.DRAFT, EVisit.Status.STOPPED))
         .first()
@@ -183,11 +187,14 @@ def review_queue(user: Any) -> models.QuerySet[EVisit]:
     """E-visits sent to review teams the user belongs to (excluding their own and family's)."""
     from portal.patients.models import Patient, ProxyGrant
 
-    own = Patient.objects.filter(models.Q(account=user) | models.Q(pk__in=ProxyGrant.objects.active().filter(
-        grantee=user
-    ).values("patient")))
+    own = Patient.objects.filter(
+        models.Q(account=user)
+        | models.Q(pk__in=ProxyGrant.objects.active().filter(grantee=user).values("patient"))
+    )
     return (
-        EVisit.objects.filter(condition__review_team__members__user=user, condition__review_team__members__active=True)
+        EVisit.objects.filter(
+            condition__review_team__members__user=user, condition__review_team__members__active=True
+        )
         .exclude(status__in=(EVisit.Status.DRAFT, EVisit.Status.STOPPED))
         .exclude(patient__in=own)
         .select_related("patient", "condition", "reviewer")

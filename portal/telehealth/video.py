@@ -48,8 +48,13 @@ def _locked(visit: VideoVisit) -> VideoVisit:
 
 def _seat(visit: VideoVisit, user: Any, role: str) -> Participant:
     participant, _created = Participant.objects.get_or_create(
-        visit=visit, user=user, defaults={"role": role, "status": Participant.Status.WAITING,
-                                          "display_name": display_name(user)[:200]}
+        visit=visit,
+        user=user,
+        defaults={
+            "role": role,
+            "status": Participant.Status.WAITING,
+            "display_name": display_name(user)[:200],
+        },
     )
     return participant
 
@@ -111,7 +116,9 @@ def do_staff_join(actor: Actor, access: PatientAccess, appointment: Appointment)
         if visit.is_ended or not is_joinable(appointment, now):
             raise VisitClosed
         is_host = appointment.practitioner.user_id == access.user.pk
-        participant = _seat(visit, access.user, Participant.Role.HOST if is_host else Participant.Role.CLINICIAN)
+        participant = _seat(
+            visit, access.user, Participant.Role.HOST if is_host else Participant.Role.CLINICIAN
+        )
         if participant.status == Participant.Status.REMOVED:
             raise NotAllowed
         participant.status = Participant.Status.ADMITTED
@@ -147,9 +154,9 @@ def do_leave(actor: Actor, access: PatientAccess, participant: Participant) -> N
     """Someone leaves the call; the visit goes on for the others, and they may come back."""
     with transaction.atomic():
         _locked(participant.visit)
-        changed = Participant.objects.filter(pk=participant.pk, status__in=(
-            Participant.Status.WAITING, Participant.Status.ADMITTED
-        )).update(status=Participant.Status.LEFT, left_at=timezone.now())
+        changed = Participant.objects.filter(
+            pk=participant.pk, status__in=(Participant.Status.WAITING, Participant.Status.ADMITTED)
+        ).update(status=Participant.Status.LEFT, left_at=timezone.now())
         Signal.objects.filter(recipient=participant).delete()
         if changed:
             record_write(actor, access, "telehealth.left", obj=participant.visit)
@@ -166,9 +173,9 @@ def do_end_visit(actor: Actor, access: PatientAccess, visit: VideoVisit) -> bool
         visit.ended_at = now
         visit.ended_by = access.user
         visit.save(update_fields=["status", "ended_at", "ended_by"])
-        visit.participants.filter(status__in=(Participant.Status.WAITING, Participant.Status.ADMITTED)).update(
-            status=Participant.Status.LEFT, left_at=now
-        )
+        visit.participants.filter(
+            status__in=(Participant.Status.WAITING, Participant.Status.ADMITTED)
+        ).update(status=Participant.Status.LEFT, left_at=now)
         Signal.objects.filter(visit=visit).delete()
         record_write(actor, access, "telehealth.ended", obj=visit)
     return True
@@ -199,9 +206,14 @@ def do_invite(actor: Actor, access: PatientAccess, appointment: Appointment, inv
         if visit.is_ended:
             raise VisitClosed
         participant, created = Participant.objects.get_or_create(
-            visit=visit, user=invitee,
-            defaults={"role": role, "status": Participant.Status.INVITED, "invited_by": access.user,
-                      "display_name": display_name(invitee)[:200]},
+            visit=visit,
+            user=invitee,
+            defaults={
+                "role": role,
+                "status": Participant.Status.INVITED,
+                "invited_by": access.user,
+                "display_name": display_name(invitee)[:200],
+            },
         )
         if not created and participant.status != Participant.Status.REMOVED:
             return participant
@@ -226,9 +238,13 @@ def do_withdraw_invite(actor: Actor, access: PatientAccess, participant: Partici
     """The host withdraws an invitation (and removes the invited person from the call)."""
     with transaction.atomic():
         _locked(participant.visit)
-        changed = Participant.objects.filter(pk=participant.pk, role__in=(
-            Participant.Role.CLINICIAN, Participant.Role.INTERPRETER
-        )).exclude(status=Participant.Status.REMOVED).update(status=Participant.Status.REMOVED, left_at=timezone.now())
+        changed = (
+            Participant.objects.filter(
+                pk=participant.pk, role__in=(Participant.Role.CLINICIAN, Participant.Role.INTERPRETER)
+            )
+            .exclude(status=Participant.Status.REMOVED)
+            .update(status=Participant.Status.REMOVED, left_at=timezone.now())
+        )
         Signal.objects.filter(recipient=participant).delete()
         if changed:
             record_write(actor, access, "telehealth.uninvited", obj=participant.visit)

@@ -28,5 +28,7 @@ def ice_servers(participant_id: int) -> list[dict[str, Any]]:
     servers: list[dict[str, Any]] = []
     if settings.PORTAL_VIDEO_STUN_URLS:
         servers.append({"urls": list(settings.PORTAL_VIDEO_STUN_URLS)})
-    servers.append({"urls": list(settings.PORTAL_VIDEO_TURN_URLS), "username": username, "credential": password})
+    servers.append(
+        {"urls": list(settings.PORTAL_VIDEO_TURN_URLS), "username": username, "credential": password}
+    )
     return servers

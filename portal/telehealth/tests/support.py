@@ -76,10 +76,16 @@ def video_appointment(
 
 
 def cold_and_flu(world: World) -> EVisitCondition:
-    questionnaire = Questionnaire.objects.create(slug="evisit-cold", title="Cold and flu", items=COLD_QUESTIONS)
+    questionnaire = Questionnaire.objects.create(
+        slug="evisit-cold", title="Cold and flu", items=COLD_QUESTIONS
+    )
     price = PriceItem.objects.get_or_create(
         code="99421",
-        defaults={"description": "E-visit, 5-10 minutes", "price_cents": 35_00, "self_pay_price_cents": 35_00},
+        defaults={
+            "description": "E-visit, 5-10 minutes",
+            "price_cents": 35_00,
+            "self_pay_price_cents": 35_00,
+        },
     )[0]
     return EVisitCondition.objects.create(
         slug="cold-and-flu",
@@ -108,7 +114,10 @@ def patient_access(user: User, patient: Patient) -> PatientAccess:
 def host_access(tw: TelehealthWorld, user: User | None = None) -> PatientAccess:
     user = user or tw.world.clinician
     access = visit_access(
-        user, tw.appointment.patient, booked_with=tw.appointment.practitioner_id, invited=user != tw.world.clinician
+        user,
+        tw.appointment.patient,
+        booked_with=tw.appointment.practitioner_id,
+        invited=user != tw.world.clinician,
     )
     assert access is not None
     return access

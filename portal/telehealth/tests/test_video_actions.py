@@ -64,7 +64,7 @@ def test_visit_is_closed_before_its_window(tw: TelehealthWorld) -> None:
 
 
 def test_ending_stops_everyone_and_completing_fulfils(tw: TelehealthWorld) -> None:
-    host, patient = in_call(tw)
+    _host, patient = in_call(tw)
     video.do_complete_visit(Actor(user=tw.world.clinician), host_access(tw), tw.appointment)
     patient.refresh_from_db()
     tw.appointment.refresh_from_db()
