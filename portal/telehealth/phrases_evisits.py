@@ -18,3 +18,4 @@ register("telehealth.evisit_redirect", _("asked for a visit instead of an e-visi
 register("telehealth.evisit_view", _("viewed an e-visit"))
 register("telehealth.evisit_list", _("viewed e-visits"))
 register("telehealth.evisit_photo_view", _("viewed a photo from an e-visit"))
+register("telehealth.evisit_release", _("stopped reviewing an e-visit"))
