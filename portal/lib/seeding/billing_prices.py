@@ -56,6 +56,9 @@ PRICE_LIST: tuple[Price, ...] = (
         165_00,
         ("video-follow-up-",),
     ),
+    # E-visits: a clinician's time over up to 7 days answering the patient's questionnaire online.
+    Price("99421", "Online digital evaluation and management (e-visit), 5 to 10 minutes", 35_00),
+    Price("99422", "Online digital evaluation and management (e-visit), 11 to 20 minutes", 55_00),
     # Preventive visits, by age.
     Price("99386", "Preventive visit, new patient, age 40 to 64", 325_00),
     Price("99393", "Preventive visit, established patient, age 5 to 11", 215_00, ("well-child-pediatrics",)),

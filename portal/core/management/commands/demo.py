@@ -25,6 +25,7 @@ from portal.lib.seeding.demo_appointments import (
 )
 from portal.lib.seeding.demo_billing import seed_demo_billing
 from portal.lib.seeding.demo_messages import seed_demo_messages
+from portal.lib.seeding.demo_telehealth import seed_demo_telehealth
 from portal.lib.seeding.demo_users import DemoRefused, DemoSignIn, create_demo_users
 from portal.lib.seeding.organization import seed_organization
 from portal.lib.seeding.patients import seed_patients
@@ -66,6 +67,7 @@ class Command(BaseCommand):
         # After the appointments: a message links to one of Jamie's visits.
         self.stdout.write(f"{seed_demo_messages()} demo conversations added.")
         self.stdout.write(f"{seed_demo_billing()} demo billing accounts added.")
+        self.stdout.write(seed_demo_telehealth().summary)  # after billing: it charges an e-visit
         self._print_sign_ins(sign_ins, address)
         self.stdout.write(describe_registration(create_demo_registration(), address))
         if not no_serve:
