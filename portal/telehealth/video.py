@@ -19,8 +19,9 @@ from portal.audit.actor import Actor
 from portal.notifications.send import notify_staff
 from portal.patients.access import PatientAccess, Role, record_write
 from portal.scheduling.models import Appointment
-from portal.telehealth.access import is_joinable, video_visit_of
+from portal.telehealth.access import closes_at, is_joinable, video_visit_of
 from portal.telehealth.models import Participant, Signal, VideoVisit
+from portal.telehealth.tasks import schedule_close
 
 
 class VisitClosed(Exception):
@@ -89,6 +90,7 @@ def do_enter_waiting_room(actor: Actor, access: PatientAccess, appointment: Appo
             appointment.arrived_at = now
             appointment.save(update_fields=["status", "arrived_at", "updated_at"])
         record_write(actor, access, "telehealth.joined", obj=visit, detail={"rejoined": back_in})
+        schedule_close(visit, closes_at(appointment))
         if first_arrival:
             _tell_host(appointment)
     return participant
@@ -128,6 +130,7 @@ def do_staff_join(actor: Actor, access: PatientAccess, appointment: Appointment)
         participant.left_at = None
         participant.save()
         record_write(actor, access, "telehealth.staff_joined", obj=visit, detail={"role": participant.role})
+        schedule_close(visit, closes_at(appointment))
     return participant
 
 
