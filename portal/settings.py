@@ -82,7 +82,7 @@ MIDDLEWARE = [
     "portal.accounts.middleware.RequireTwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "allauth.usersessions.middleware.UserSessionsMiddleware",
+    "portal.accounts.middleware.UserSessionActivityMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
 

@@ -6,10 +6,12 @@ from collections.abc import Callable
 from typing import Any
 
 from allauth.mfa.utils import is_mfa_enabled
+from allauth.usersessions.middleware import UserSessionsMiddleware
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -71,7 +73,9 @@ class SessionLimitsMiddleware:
         setattr(request, SIGN_OUT_REASON, f"session_{expiry.value}")
         logout(request)
         messages.info(request, _explanation(expiry))
-        if request.path_info in (reverse(SESSION_STATUS_URL_NAME), reverse(SESSION_EXTEND_URL_NAME)):
+        # Scripts (the idle timer, a video visit's polling) get an answer they can read.
+        script_urls = (reverse(SESSION_STATUS_URL_NAME), reverse(SESSION_EXTEND_URL_NAME))
+        if request.path_info in script_urls or "application/json" in request.headers.get("Accept", ""):
             return JsonResponse({"remaining": 0, "signed_in": False}, status=401)
         next_url = request.get_full_path() if request.method == "GET" else reverse("home")
         response = redirect_to_login(next_url)
@@ -122,3 +126,20 @@ def _url_name(request: HttpRequest) -> str:
 def _is_htmx(request: HttpRequest) -> bool:
     # Read the header: django-htmx's middleware comes later in the chain.
     return request.headers.get("HX-Request") == "true"
+
+
+class UserSessionActivityMiddleware(UserSessionsMiddleware):
+    """allauth's session list, noting each session's activity at most every few seconds.
+
+    allauth writes the session's row on every request; a video visit's page polls every
+    second, so without this each participant would cost a database write per second.
+    The listing shows minutes, so a few seconds' delay changes nothing the user sees.
+    """
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session_key = getattr(getattr(request, "session", None), "session_key", None)
+        if session_key and not cache.add(
+            f"usersession-seen:{session_key}", 1, timeout=sessions.ACTIVITY_RESOLUTION_SECONDS
+        ):
+            return self.get_response(request)
+        return super().__call__(request)
