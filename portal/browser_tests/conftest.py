@@ -122,13 +122,20 @@ def context(browser: Browser, live_server: Any) -> Iterator[BrowserContext]:
 @pytest.fixture
 def page(context: BrowserContext, problems: Problems) -> Iterator[Page]:
     new_page = context.new_page()
-    new_page.on("console", lambda message: _note_console(new_page, problems, message))
-    new_page.on("pageerror", lambda error: problems.console_errors.append(f"uncaught: {error.message}"))
-    _problems[new_page] = problems
+    watch_console(new_page, problems)
     yield new_page
     leftover = problems.take()
     if leftover:
         raise AssertionError("The browser logged errors after the last check:\n" + "\n".join(leftover))
+
+
+def watch_console(page: Page, problems: Problems | None = None) -> Problems:
+    """Collect the page's console errors for `check_page` (for pages a test opens itself)."""
+    problems = problems if problems is not None else Problems()
+    page.on("console", lambda message: _note_console(page, problems, message))
+    page.on("pageerror", lambda error: problems.console_errors.append(f"uncaught: {error.message}"))
+    _problems[page] = problems
+    return problems
 
 
 def _note_console(page: Page, problems: Problems, message: ConsoleMessage) -> None:
@@ -147,14 +154,17 @@ def log_in(context: BrowserContext, live_server: Any) -> LogIn:
     """Give the browser a signed-in session without going through the sign-in form."""
 
     def log_in_as(user: User) -> None:
-        client = Client()
-        client.force_login(user)
-        session = client.cookies[settings.SESSION_COOKIE_NAME].value
-        context.add_cookies(
-            [{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}]
-        )
+        sign_in(context, user, live_server.url)
 
     return log_in_as
+
+
+def sign_in(context: BrowserContext, user: User, url: str) -> None:
+    """Give a browser context (any browser's) a signed-in session for `user` at the server `url`."""
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": url}])
 
 
 def check_page(page: Page) -> None:
