@@ -62,6 +62,18 @@ def test_a_session_idle_for_fifteen_minutes_is_signed_out(
     assert event.detail == {"reason": "session_idle"}
 
 
+def test_a_script_asking_for_json_gets_a_json_401_when_signed_out(
+    clock: time_machine.Traveller, world: World
+) -> None:
+    verify_email(world.alice_user)
+    client = Client()
+    sign_in(client, "alice")
+    clock.shift(dt.timedelta(minutes=16))
+    response = client.get(reverse("notifications:list"), headers={"Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.json() == {"remaining": 0, "signed_in": False}
+
+
 def test_activity_keeps_a_session_going_until_its_twelve_hours_are_up(
     clock: time_machine.Traveller, world: World
 ) -> None:
