@@ -15,7 +15,9 @@ urlpatterns = [
     path("<row_id:evisit_id>/", views_evisits.evisit_detail, name="detail"),
     path("<row_id:evisit_id>/photos/", views_evisits.add_photo, name="add_photo"),
     path("<row_id:evisit_id>/photos/<row_id:photo_id>/", views_evisits.photo, name="photo"),
-    path("<row_id:evisit_id>/photos/<row_id:photo_id>/remove/", views_evisits.remove_photo, name="remove_photo"),
+    path(
+        "<row_id:evisit_id>/photos/<row_id:photo_id>/remove/", views_evisits.remove_photo, name="remove_photo"
+    ),
     path("<row_id:evisit_id>/submit/", views_evisits.submit, name="submit"),
     path("<row_id:evisit_id>/withdraw/", views_evisits.withdraw, name="withdraw"),
 ]
