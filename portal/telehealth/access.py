@@ -1,10 +1,8 @@
-"""Loading video visits and e-visits for the user, through the one access policy.
+"""Loading video visits for the user, through the one access policy (e-visits: `evisit_access.py`).
 
 Patient side: the patient, or a proxy who may see their appointments, opens a video
-visit; e-visits need the message scope. Staff side: the clinician the visit is booked
-with hosts it and staff they invite join it (`patients.access.visit_access`); the
-clinicians of a condition's review team answer its e-visits (`pool_access`). Once in a
-visit, every signaling and chat request is checked again against the person's seat
+visit. Staff side: the clinician the visit is booked with hosts it and staff they invite
+join it (`patients.access.visit_access`). Once in a visit, every signaling and chat request is checked again against the person's seat
 and their right to it (`require_seat`).
 """
 
@@ -19,11 +17,10 @@ from django.db import models
 from django.http import HttpRequest
 from django.utils import timezone
 
-from portal.patients.access import PatientAccess, decide, pool_access, refuse, require_object, visit_access
-from portal.patients.models import Scope
+from portal.patients.access import PatientAccess, decide, refuse, visit_access
 from portal.scheduling.access import may_see_appointments, require_appointment
 from portal.scheduling.models import Appointment
-from portal.telehealth.models import EVisit, Participant, VideoVisit
+from portal.telehealth.models import Participant, VideoVisit
 
 LIVE_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED)
 
@@ -64,7 +61,7 @@ def require_staff_visit(request: HttpRequest, appointment_id: Any) -> tuple[Appo
     """A video appointment for its clinician or staff they invited, or the 404 (audited)."""
     appointment = (
         Appointment.objects.select_related("patient", "visit_type", "practitioner", "campus", "department")
-        .filter(pk=_as_int(appointment_id), mode="video")
+        .filter(pk=as_int(appointment_id), mode="video")
         .first()
     )
     access = None
@@ -110,7 +107,7 @@ def require_seat(request: HttpRequest, appointment_id: Any) -> Seat:
         Participant.objects.select_related(
             "visit__appointment__patient", "visit__appointment__practitioner", "visit__appointment__campus"
         )
-        .filter(visit__appointment_id=_as_int(appointment_id), user_id=request.user.pk or 0)
+        .filter(visit__appointment_id=as_int(appointment_id), user_id=request.user.pk or 0)
         .exclude(status__in=(Participant.Status.REMOVED, Participant.Status.INVITED))
         .first()
     )
@@ -147,61 +144,7 @@ def hosted_visits(user: Any) -> models.QuerySet[Appointment]:
     )
 
 
-# E-visits -----------------------------------------------------------------------------------
-
-
-def evisits_of(access: PatientAccess) -> models.QuerySet[EVisit]:
-    return EVisit.objects.filter(patient=access.patient).select_related("condition")
-
-
-def require_patient_evisit(request: HttpRequest, evisit_id: Any) -> tuple[EVisit, PatientAccess]:
-    """An e-visit for the patient or a proxy with the message scope, or the 404 (audited)."""
-    evisit, access = require_object(
-        request,
-        EVisit.objects.select_related("condition", "condition__price_item"),
-        scope=Scope.MESSAGE,
-        pk=_as_int(evisit_id),
-    )
-    if access.is_staff_access:
-        refuse(request, evisit.patient, what="telehealth.evisit", lookup=str(evisit_id))
-    return evisit, access
-
-
-def require_review_evisit(request: HttpRequest, evisit_id: Any) -> tuple[EVisit, PatientAccess]:
-    """An e-visit for a member of its condition's review team, or the 404 (audited)."""
-    evisit = (
-        EVisit.objects.select_related(
-            "patient", "condition", "condition__review_team", "condition__price_item"
-        )
-        .filter(pk=_as_int(evisit_id))
-        .exclude(status__in=(EVisit.Status.DRAFT, EVisit.Status.STOPPED))
-        .first()
-    )
-    access = pool_access(request.user, evisit.patient, evisit.condition.review_team) if evisit else None
-    if evisit is None or access is None:
-        refuse(request, evisit.patient if evisit else None, what="telehealth.evisit", lookup=str(evisit_id))
-    return evisit, access  # type: ignore[return-value]
-
-
-def review_queue(user: Any) -> models.QuerySet[EVisit]:
-    """E-visits sent to review teams the user belongs to (excluding their own and family's)."""
-    from portal.patients.models import Patient, ProxyGrant
-
-    own = Patient.objects.filter(
-        models.Q(account=user)
-        | models.Q(pk__in=ProxyGrant.objects.active().filter(grantee=user).values("patient"))
-    )
-    return (
-        EVisit.objects.filter(
-            condition__review_team__members__user=user, condition__review_team__members__active=True
-        )
-        .exclude(status__in=(EVisit.Status.DRAFT, EVisit.Status.STOPPED))
-        .exclude(patient__in=own)
-        .select_related("patient", "condition", "reviewer")
-    )
-
-
-def _as_int(value: Any) -> int:
+def as_int(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):

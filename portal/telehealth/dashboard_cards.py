@@ -23,7 +23,8 @@ from portal.patients.access import PatientAccess
 from portal.patients.models import Scope
 from portal.scheduling.access import appointments_of, may_see_appointments
 from portal.scheduling.models import Mode
-from portal.telehealth.access import LIVE_STATUSES, evisits_of, is_joinable
+from portal.telehealth.access import LIVE_STATUSES, is_joinable
+from portal.telehealth.evisit_access import evisits_of
 from portal.telehealth.models import EVisit
 
 SHOWN = 5

@@ -1,6 +1,6 @@
 """The review team's side of e-visits: the queue, the review page and its decisions, photos.
 
-Every e-visit is loaded through `telehealth.access.require_review_evisit`: only active
+Every e-visit is loaded through `telehealth.evisit_access.require_review_evisit`: only active
 members of the condition's review team reach it, and never one who is the patient or
 acts for them; anyone else gets the audited 404 of a missing e-visit. Reads of the
 answers, photos, medications and allergies are audited as the reviewer's.
@@ -31,7 +31,7 @@ from portal.records.models import Allergy, Medication
 from portal.scheduling.questionnaires import readable
 from portal.staff.decorators import staff_page
 from portal.telehealth import evisit_review
-from portal.telehealth.access import require_review_evisit, review_queue
+from portal.telehealth.evisit_access import require_review_evisit, review_queue
 from portal.telehealth.evisit_review import ReviewRefused, campus_of, local_today
 from portal.telehealth.forms_evisit_review import QueueFilterForm, RedirectForm, ReplyForm
 from portal.telehealth.models import EVisit, EVisitPhoto

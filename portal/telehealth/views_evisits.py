@@ -2,7 +2,7 @@
 
 Choosing a condition, answering its questions, reviewing (answers, photos, price) and
 sending, then reading the clinician's answer. Every page needs the message scope; an
-e-visit a URL names is loaded through `telehealth.access.require_patient_evisit`, so
+e-visit a URL names is loaded through `telehealth.evisit_access.require_patient_evisit`, so
 another patient's is the same audited 404 as a missing one, and a member of staff who
 is also a patient never brings their staff rights here.
 """
@@ -30,7 +30,7 @@ from portal.records.listing import dated_page
 from portal.scheduling.models import Questionnaire
 from portal.scheduling.questionnaires import QuestionnaireForm, layout_of, readable, response_items
 from portal.telehealth import evisits
-from portal.telehealth.access import evisits_of, require_patient_evisit
+from portal.telehealth.evisit_access import evisits_of, require_patient_evisit
 from portal.telehealth.forms_evisits import PhotoForm
 from portal.telehealth.models import EVisit, EVisitCondition, EVisitPhoto
 

@@ -29,7 +29,8 @@ from portal.records.models import ClinicalNote
 from portal.scheduling.access import may_see_appointments
 from portal.scheduling.models import Appointment, Mode, Questionnaire, VisitType
 from portal.telehealth import video
-from portal.telehealth.access import is_joinable, review_queue, video_visit_of
+from portal.telehealth.access import is_joinable, video_visit_of
+from portal.telehealth.evisit_access import review_queue
 from portal.telehealth.models import EVisit, EVisitCondition, EVisitPhoto, VideoVisit
 
 pytestmark = pytest.mark.django_db
