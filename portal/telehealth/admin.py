@@ -13,8 +13,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from portal.organization.models import CareTeam
+from portal.records.staff_forms import sensitivity_field
 from portal.telehealth.models import EVisitCondition
 
 RED_FLAGS_HELP = _(
@@ -31,13 +34,19 @@ YES_NO = frozenset({"yes", "no"})
 
 
 class EVisitConditionForm(forms.ModelForm[EVisitCondition]):
-    """Checks the red flags against the questionnaire, so a typo cannot stop (or miss) a red flag."""
+    """Checks the red flags against the questionnaire, so a typo cannot stop (or miss) a red flag.
+
+    The confidential category is one the clinic keeps from parents of adolescents
+    (`PORTAL_ADOLESCENT_CONFIDENTIAL_CATEGORIES`), or none.
+    """
+
+    sensitivity = sensitivity_field()
 
     class Meta:
         model = EVisitCondition
         fields = [
             "name", "slug", "description", "questionnaire", "red_flags", "asks_for_photos", "min_age",
-            "price_item", "review_team", "active", "position",
+            "sensitivity", "price_item", "review_team", "active", "position",
         ]  # fmt: skip
         help_texts = {"red_flags": RED_FLAGS_HELP}
 
@@ -131,8 +140,17 @@ def _normal(text: str) -> str:
 @admin.register(EVisitCondition)
 class EVisitConditionAdmin(admin.ModelAdmin[EVisitCondition]):
     form = EVisitConditionForm
-    list_display = ["name", "price_item", "review_team", "min_age", "asks_for_photos", "active", "position"]
-    list_filter = ["active", "asks_for_photos", "review_team"]
+    list_display = [
+        "name", "price_item", "review_team", "min_age", "sensitivity", "asks_for_photos", "active", "position",
+    ]  # fmt: skip
+    list_filter = ["active", "asks_for_photos", "sensitivity", "review_team"]
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     list_select_related = ["price_item", "review_team"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # Only a clinical care team has clinicians to answer e-visits: a scheduling desk or
+        # an office is not offered (and a posted one is refused as an invalid choice).
+        if db_field.name == "review_team":
+            kwargs["queryset"] = CareTeam.objects.filter(kind=CareTeam.Kind.CLINICAL).order_by("name")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

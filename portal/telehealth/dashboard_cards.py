@@ -4,7 +4,9 @@
 starts), with the link straight into it. "E-visits" shows answers this user has not
 opened yet and e-visits still waiting for a clinician. An answer counts as opened once
 this user has read the e-visit since the reply: that read is already in the audit
-trail, so no second record of it is kept. Each card runs a fixed number of queries.
+trail, so no second record of it is kept. E-visits come through `evisits_of`, so a
+parent of a 12-17-year-old hears nothing of a confidential one. Each card runs a fixed
+number of queries.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from portal.scheduling.models import Mode
 from portal.telehealth.access import LIVE_STATUSES, is_joinable
 from portal.telehealth.evisit_access import evisits_of
 from portal.telehealth.models import EVisit
+from portal.telehealth.phrases_evisits import both
 
 SHOWN = 5
 # An answer stops being news on the home page after this long, opened or not.
@@ -82,7 +85,7 @@ def _opened_since_reply(access: PatientAccess, answered: list[EVisit], since: dt
     reads = AuditEvent.objects.filter(
         patient=access.patient,
         kind=AuditEvent.Kind.READ,
-        action="telehealth.evisit_view",
+        action__in=both("telehealth.evisit_view"),
         actor=access.user,
         object_type=EVisit._meta.label_lower,
         object_id__in=[str(evisit.pk) for evisit in answered],

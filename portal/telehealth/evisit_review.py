@@ -8,8 +8,14 @@ charge (`add_service_line`, once per e-visit through its `form_key`), the audit 
 and the patient's notification commit together or not at all.
 
 `access` is the reviewer's right through the condition's review team
-(`patients.access.pool_access`); membership is checked again under the lock, so
-someone who left the team a moment ago cannot answer.
+(`patients.access.pool_access`); membership, and a clinical role
+(`Practitioner.CLINICAL_ROLES`), are checked again under the lock, so someone who left
+the team (or was never a clinician: an interpreter, a scheduler added to it) cannot
+answer or charge.
+
+An e-visit in a confidential category (`EVisit.sensitivity`) passes it on to what the
+reply makes: the prescription, the note, the referral's conversation, the charge and
+the patient's notification, so none of them reaches a parent of a 12-17-year-old.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from portal.billing.statements import add_service_line
 from portal.messaging import roles
 from portal.messaging.actions import Draft
 from portal.messaging.actions_referrals import offered_specialties
+from portal.messaging.confidential import most_sensitive
 from portal.messaging.models import Referral, Thread, Topic
 from portal.messaging.staff_actions import InboxRefused, do_start_staff_thread, staff_name
 from portal.notifications.models import Kind
@@ -39,6 +46,7 @@ from portal.patients.access import PatientAccess, record_write
 from portal.records.actions import do_enter_note
 from portal.records.models import ClinicalNote, Medication
 from portal.telehealth.models import EVisit
+from portal.telehealth.phrases_evisits import evisit_action
 
 Status = EVisit.Status
 MAX_REFILLS = 11
@@ -76,11 +84,15 @@ def _locked(access: PatientAccess, evisit: EVisit) -> EVisit:
         raise ReviewRefused(_("Only the e-visit's review team can work on it."))
     locked = (
         EVisit.objects.select_for_update(of=("self",))
-        .select_related("patient", "condition__review_team__campus", "condition__price_item", "reviewer")
+        .select_related("patient", "condition__review_team__campus", "price_item", "reviewer")
         .get(pk=evisit.pk)
     )
-    if not locked.condition.review_team.members.filter(user=access.user, active=True).exists():
+    member = locked.condition.review_team.members.filter(user=access.user, active=True)
+    role = member.values_list("role", flat=True).first()
+    if role is None:
         raise ReviewRefused(_("You are no longer in this e-visit's review team."))
+    if role not in roles.CLINICAL_ROLES:
+        raise ReviewRefused(_("Only clinicians answer e-visits."))
     return locked
 
 
@@ -122,7 +134,7 @@ def do_claim_evisit(actor: Actor, access: PatientAccess, evisit: EVisit) -> bool
     locked.reviewer = access.user
     locked.claimed_at = timezone.now()
     locked.save(update_fields=["status", "reviewer", "claimed_at", "updated_at"])
-    record_write(actor, access, "telehealth.evisit_claim", obj=locked)
+    record_write(actor, access, evisit_action(locked, "telehealth.evisit_claim"), obj=locked)
     return True
 
 
@@ -140,7 +152,7 @@ def do_release_evisit(actor: Actor, access: PatientAccess, evisit: EVisit) -> bo
     locked.reviewer = None
     locked.claimed_at = None
     locked.save(update_fields=["status", "reviewer", "claimed_at", "updated_at"])
-    record_write(actor, access, "telehealth.evisit_release", obj=locked)
+    record_write(actor, access, evisit_action(locked, "telehealth.evisit_release"), obj=locked)
     return True
 
 
@@ -182,6 +194,7 @@ def do_reply_evisit(
         title=(_("E-visit: %(condition)s") % {"condition": locked.condition.name})[:200],
         body=_note_body(assessment, plan),
         written_at=now,
+        sensitivity=locked.sensitivity,
     )
     locked.service_line = _charge(access, locked, today)
     locked.status = Status.COMPLETED
@@ -205,7 +218,7 @@ def do_reply_evisit(
         "service_line": locked.service_line_id,
         "price_cents": locked.price_cents,
     }
-    record_write(actor, access, "telehealth.evisit_reply", obj=locked, detail=detail)
+    record_write(actor, access, evisit_action(locked, "telehealth.evisit_reply"), obj=locked, detail=detail)
     _tell_patient(locked, "telehealth.evisit_reply")
     return True
 
@@ -230,6 +243,7 @@ def _prescribe(
         prescriber_name=practitioner.display_name if practitioner is not None else "",
         started_on=today,
         refills_remaining=prescription.refills,
+        sensitivity=evisit.sensitivity,
     )
 
 
@@ -268,6 +282,7 @@ def _refer(
             subject=subject,
             draft=Draft(body=body),
             status=Thread.Status.IN_PROGRESS,
+            sensitivity=_thread_category(evisit),
         )
     except InboxRefused as refusal:
         raise ReviewRefused(refusal.message) from refusal
@@ -289,16 +304,24 @@ def _refer(
     return made
 
 
+def _thread_category(evisit: EVisit) -> str:
+    # A conversation takes only a category the clinic keeps confidential now (messaging
+    # refuses others); one dropped from the settings since hides nothing from anyone anyway.
+    configured = evisit.sensitivity in settings.PORTAL_ADOLESCENT_CONFIDENTIAL_CATEGORIES
+    return evisit.sensitivity if configured else ""
+
+
 def _charge(access: PatientAccess, evisit: EVisit, today: dt.date) -> ServiceLine | None:
-    """The e-visit's one charge, at the price the patient saw (a free one posts nothing)."""
+    """The e-visit's one charge, as frozen when it was started: the item, code, description and
+    price the patient saw, whatever the price list says now (a free one posts nothing)."""
     if evisit.price_cents <= 0:
         return None
-    price_item = evisit.condition.price_item
     return add_service_line(
         account_for(evisit.patient),
         service_date=today,
-        code=price_item.code,
-        description=price_item.description[:200],
+        code=evisit.price_code,
+        description=evisit.price_description[:200],
+        sensitivity=most_sensitive([evisit.sensitivity, evisit.price_item.sensitivity]),
         charge_cents=evisit.price_cents,
         posted_by=access.user,
         form_key=f"evisit-{evisit.pk}",
@@ -324,7 +347,7 @@ def do_redirect_evisit(actor: Actor, access: PatientAccess, evisit: EVisit, *, m
     locked.plan = message
     locked.replied_at = timezone.now()
     locked.save(update_fields=["status", "plan", "replied_at", "updated_at"])
-    record_write(actor, access, "telehealth.evisit_redirect", obj=locked)
+    record_write(actor, access, evisit_action(locked, "telehealth.evisit_redirect"), obj=locked)
     _tell_patient(locked, "telehealth.evisit_redirect")
     return True
 
@@ -340,4 +363,5 @@ def _tell_patient(evisit: EVisit, key: str) -> None:
         key=f"{key}:{evisit.pk}",
         link=reverse("evisits:detail", args=[evisit.pk]),
         compose=compose,
+        sensitivity=evisit.sensitivity,
     )

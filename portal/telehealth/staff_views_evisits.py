@@ -1,8 +1,9 @@
 """The review team's side of e-visits: the queue, the review page and its decisions, photos.
 
 Every e-visit is loaded through `telehealth.evisit_access.require_review_evisit`: only active
-members of the condition's review team reach it, and never one who is the patient or
-acts for them; anyone else gets the audited 404 of a missing e-visit. Reads of the
+clinicians of the condition's review team reach it, and never one who is the patient or
+acts for them; anyone else (an interpreter or scheduler in the team too) gets the
+audited 404 of a missing e-visit. Reads of the
 answers, photos, medications and allergies are audited as the reviewer's.
 """
 
@@ -24,6 +25,7 @@ from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
 from portal.lib.uploads import EXTENSIONS
 from portal.messaging import roles
+from portal.messaging.confidential import category_name
 from portal.organization.models import Campus, CareTeam
 from portal.patients.access import PatientAccess, record_read, refuse
 from portal.records.access import visible
@@ -35,6 +37,7 @@ from portal.telehealth.evisit_access import require_review_evisit, review_queue
 from portal.telehealth.evisit_review import ReviewRefused, campus_of, local_today
 from portal.telehealth.forms_evisit_review import QueueFilterForm, RedirectForm, ReplyForm
 from portal.telehealth.models import EVisit, EVisitPhoto
+from portal.telehealth.phrases_evisits import evisit_action
 
 QUEUE_SIZE = 50
 # A record list on the review page is context for the answer, not the whole record.
@@ -52,11 +55,14 @@ class QueueRow:
 
 
 def reviews_evisits(user: Any) -> bool:
-    """An active member of any e-visit condition's review team: who has the queue at all."""
+    """An active clinician in any e-visit condition's review team: who has the queue at all."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return False
     return CareTeam.objects.filter(
-        evisit_conditions__isnull=False, members__user=user, members__active=True
+        evisit_conditions__isnull=False,
+        members__user=user,
+        members__active=True,
+        members__role__in=sorted(roles.CLINICAL_ROLES),
     ).exists()
 
 
@@ -120,7 +126,7 @@ def _review_page(
         .filter(status=Allergy.Status.ACTIVE)
         .order_by("substance", "pk")[:RECORD_ROWS]
     )
-    record_read(request, access, "telehealth.evisit_view", evisit)
+    record_read(request, access, evisit_action(evisit, "telehealth.evisit_view"), evisit)
     record_read(request, access, "records.medications_view", count=len(medications))
     record_read(request, access, "records.allergies_view", count=len(allergies))
     context = {
@@ -138,6 +144,7 @@ def _review_page(
         "reply_form": reply_form or ReplyForm(prefix="reply", prescribes=prescribes),
         "redirect_form": redirect_form or RedirectForm(prefix="redirect"),
         "answered": _answered(evisit),
+        "confidential_name": category_name(evisit.sensitivity) if evisit.sensitivity else "",
     }
     return render(request, "telehealth/staff/evisit_review.html", context, status=status)
 
@@ -262,7 +269,9 @@ def photo(request: HttpRequest, evisit_id: int, photo_id: int) -> HttpResponse:
     if found is None:
         refuse(request, evisit.patient, what="telehealth.evisitphoto", lookup=str(photo_id))
         raise Http404  # `refuse` has raised it already
-    record_read(request, access, "telehealth.evisit_photo_view", evisit, photo=found.pk)
+    record_read(
+        request, access, evisit_action(evisit, "telehealth.evisit_photo_view"), evisit, photo=found.pk
+    )
     # A streamed file, which the staff decorators pass through like any response.
     return cast(HttpResponse, _photo_response(found))
 

@@ -15,6 +15,7 @@ from django_tasks import task
 
 from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
+from portal.telehealth.evisits import sweep_evisits
 from portal.telehealth.models import Participant, Signal, VideoVisit
 from portal.telehealth.signaling import purge_stale_signals
 
@@ -70,4 +71,5 @@ def sweep(now: dt.datetime | None = None) -> dict[str, int]:
         .order_by("pk")
     )
     closed = sum(_close(visit, now) for visit in open_visits.iterator(chunk_size=200))
+    sweep_evisits(now)  # e-visit drafts, stopped ones and withdrawn photos past keeping
     return {"closed": closed, "signals_deleted": purge_stale_signals(now)}

@@ -23,7 +23,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from portal.audit.actor import Actor
 from portal.lib.uploads import EXTENSIONS
-from portal.patients.access import PatientAccess, record_read, refuse
+from portal.patients.access import PatientAccess, filter_confidential, record_read, refuse
 from portal.patients.models import Scope
 from portal.patients.selection import patient_page
 from portal.records.listing import dated_page
@@ -33,6 +33,7 @@ from portal.telehealth import evisits
 from portal.telehealth.evisit_access import evisits_of, require_patient_evisit
 from portal.telehealth.forms_evisits import PhotoForm
 from portal.telehealth.models import EVisit, EVisitCondition, EVisitPhoto
+from portal.telehealth.phrases_evisits import evisit_action
 
 PER_PAGE = 20
 
@@ -55,11 +56,16 @@ def evisit_list(request: HttpRequest, access: PatientAccess) -> HttpResponse:
 
 
 def available_conditions(access: PatientAccess) -> Any:
-    """Active conditions the patient is old enough for, with their price item, in one query."""
+    """Active conditions the patient is old enough for, with their price item, in one query.
+
+    A parent of a 12-17-year-old is not offered a confidential one: they could not see
+    the e-visit once started.
+    """
     age = access.patient.age_on(timezone.localdate())
-    return EVisitCondition.objects.filter(
+    conditions = EVisitCondition.objects.filter(
         active=True, min_age__lte=age, questionnaire__status=Questionnaire.Status.ACTIVE
     ).select_related("price_item", "questionnaire")
+    return filter_confidential(conditions, access, "sensitivity")
 
 
 @require_safe
@@ -118,7 +124,7 @@ def evisit_detail(request: HttpRequest, _viewing: PatientAccess, evisit_id: int)
 def _detail(
     request: HttpRequest, access: PatientAccess, evisit: EVisit, photo_form: PhotoForm, status: int = 200
 ) -> HttpResponse:
-    record_read(request, access, "telehealth.evisit_view", obj=evisit)
+    record_read(request, access, evisit_action(evisit, "telehealth.evisit_view"), obj=evisit)
     photos = list(evisit.photos.all())
     is_draft = evisit.status == EVisit.Status.DRAFT
     medication = evisit.medication if evisit.medication_id else None
@@ -181,7 +187,8 @@ def remove_photo(
 def photo(request: HttpRequest, _viewing: PatientAccess, evisit_id: int, photo_id: int) -> HttpResponse:
     evisit, access = require_patient_evisit(request, evisit_id)
     found = _photo_of(request, access, evisit, photo_id)
-    record_read(request, access, "telehealth.evisit_photo_view", obj=evisit, photo=found.pk)
+    action = evisit_action(evisit, "telehealth.evisit_photo_view")
+    record_read(request, access, action, obj=evisit, photo=found.pk)
     # A streamed file, where the page decorators expect an ordinary response type.
     return cast(HttpResponse, photo_response(found))
 
@@ -219,6 +226,9 @@ def submit(request: HttpRequest, _viewing: PatientAccess, evisit_id: int) -> Htt
     evisit, access = require_patient_evisit(request, evisit_id)
     try:
         sent = evisits.do_submit_evisit(Actor.from_request(request), access, evisit)
+    except evisits.PriceChanged as changed:
+        # Back to the review step (the draft's page), now showing the new price.
+        messages.warning(request, str(changed))
     except evisits.EVisitRefused as refusal:
         messages.error(request, str(refusal))
     else:

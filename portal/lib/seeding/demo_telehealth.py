@@ -53,6 +53,7 @@ from portal.lib.seeding.billing_prices import seed_price_list
 from portal.lib.seeding.demo_users import DEMO_CHILD_NUMBER, DEMO_PATIENT_NUMBER, FAMILY_TEAM, DemoRefused
 from portal.lib.seeding.evisit_conditions import seed_evisit_conditions
 from portal.lib.seeding.schedules import team_place
+from portal.messaging.confidential import most_sensitive
 from portal.organization.models import CareTeam, Practitioner
 from portal.patients.models import Patient
 from portal.records.models import ClinicalNote
@@ -270,14 +271,14 @@ def _answered_cold(evisit: EVisit, clinician: Practitioner) -> None:
     evisit.status = EVisit.Status.COMPLETED
     evisit.reviewer, evisit.claimed_at, evisit.replied_at = clinician.user, claimed, replied
     evisit.assessment, evisit.plan = COLD_ASSESSMENT, COLD_PLAN
-    price = condition.price_item
     campus = campus_of(evisit)
     # As the reply does: the charge at the price the patient saw, and a note in the record.
     line = statements.add_service_line(
         account_for(evisit.patient),
         service_date=replied.astimezone(campus.zone if campus else ROCHESTER).date(),
-        code=price.code,
-        description=price.description[:200],
+        code=evisit.price_code,
+        description=evisit.price_description,
+        sensitivity=most_sensitive([evisit.sensitivity, evisit.price_item.sensitivity]),
         charge_cents=evisit.price_cents,
         posted_by=clinician.user,
         form_key=f"evisit-{evisit.pk}",
@@ -293,6 +294,7 @@ def _answered_cold(evisit: EVisit, clinician: Practitioner) -> None:
         written_at=replied,
         author=clinician,
         author_name=clinician.display_name,
+        sensitivity=evisit.sensitivity,
         source_id=f"demo:evisit:{evisit.pk}",
     )
     ServiceLine.objects.filter(pk=line.pk).update(created_at=replied)
@@ -325,15 +327,18 @@ def _evisit(
     submitted: dt.datetime,
 ) -> EVisit:
     """An e-visit sent at `submitted` with these answers (by linkId), at the price shown then."""
-    return EVisit.objects.create(
+    evisit = EVisit(
         patient=patient,
         condition=condition,
         status=EVisit.Status.SUBMITTED,
         answers=response_items(condition.questionnaire.items, answers),
-        price_cents=evisit_price(condition),
+        sensitivity=condition.sensitivity,
         started_by=author,
         submitted_at=submitted,
     )
+    evisit.freeze_price(condition.price_item, evisit_price(condition))
+    evisit.save()
+    return evisit
 
 
 def response_items(questions: list[dict[str, Any]], answers: dict[str, Any]) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
 from portal.billing.models import PriceItem
@@ -53,6 +54,9 @@ class ConditionSpec:
     red_flags: tuple[dict[str, Any], ...]
     asks_for_photos: bool = False
     min_age: int = 0
+    # A confidential category (`PORTAL_ADOLESCENT_CONFIDENTIAL_CATEGORIES`), seeded only if
+    # the clinic's settings name it.
+    sensitivity: str = ""
 
 
 COLD_AND_FLU = ConditionSpec(
@@ -97,6 +101,9 @@ URINARY = ConditionSpec(
         _flag("vomiting", YES, URGENT, KEEP_FLUIDS_DOWN),
     ),
     min_age=18,
+    # Burning when passing urine is how a sexually transmitted infection often shows, and
+    # the questions ask about pregnancy: sexual health, should the clinic lower the age.
+    sensitivity="sexual-health",
 )  # fmt: skip
 
 RASH = ConditionSpec(
@@ -146,6 +153,11 @@ BACK_PAIN = ConditionSpec(
 CONDITIONS = (COLD_AND_FLU, URINARY, RASH, BACK_PAIN)
 
 
+def _configured(category: str) -> str:
+    """The category if the clinic keeps it from parents of adolescents, else none."""
+    return category if category in settings.PORTAL_ADOLESCENT_CONFIDENTIAL_CATEGORIES else ""
+
+
 def seed_evisit_conditions(review_team: CareTeam) -> int:
     """Add the conditions (and their questionnaires) the clinic does not have yet; returns how many.
 
@@ -174,6 +186,7 @@ def seed_evisit_conditions(review_team: CareTeam) -> int:
                     "red_flags": list(spec.red_flags),
                     "asks_for_photos": spec.asks_for_photos,
                     "min_age": spec.min_age,
+                    "sensitivity": _configured(spec.sensitivity),
                     "position": position,
                 },
             )

@@ -144,6 +144,22 @@ def test_the_clinic_offers_four_e_visit_conditions_with_sound_red_flags(demo: dt
     assert advice[("back-pain", "bladder")] == advice[("back-pain", "legs")] == "emergency"
     assert advice[("rash", "swelling")] == "emergency"
     assert PriceItem.objects.get(code="99422").price_cents == 55_00
+    # Only urinary symptoms is confidential (sexual health, a category the clinic keeps from parents).
+    assert {slug: c.sensitivity for slug, c in conditions.items() if c.sensitivity} == {
+        "urinary-symptoms": "sexual-health"
+    }
+
+
+def test_a_category_the_clinic_does_not_keep_confidential_is_not_seeded(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings.PORTAL_ADOLESCENT_CONFIDENTIAL_CATEGORIES = frozenset({"mental-health"})
+    settings.MEDIA_ROOT = tmp_path / "media"
+    seed_organization()
+    create_demo_users()
+    seed_demo_telehealth()
+    assert EVisitCondition.objects.count() == 4
+    assert not EVisitCondition.objects.exclude(sensitivity="").exists()
 
 
 def test_jamie_has_an_answered_charged_e_visit_and_one_waiting_for_the_clinician(demo: dt.datetime) -> None:
@@ -160,6 +176,7 @@ def test_jamie_has_an_answered_charged_e_visit_and_one_waiting_for_the_clinician
     price = answered.condition.price_item.self_pay_price_cents
     assert answered.price_cents == price == 21_00
     assert (line.code, line.charge_cents, line.patient_cents) == ("99421", price, price)
+    assert (answered.price_item.code, answered.price_code, answered.sensitivity) == ("99421", "99421", "")
     assert line.account.patient == jamie and line.account.balance_cents == price
     assert LedgerEntry.objects.get(service_line=line).amount_cents == price
     note = ClinicalNote.objects.get(patient=jamie, title__startswith="E-visit")

@@ -489,6 +489,9 @@ def make_evisits(tw: TelehealthWorld, count: int) -> None:
             condition=tw.condition,
             status=EVisit.Status.COMPLETED if number % 2 else EVisit.Status.SUBMITTED,
             price_cents=35_00,
+            price_item=tw.condition.price_item,
+            price_code="99421",
+            price_description="E-visit, 5-10 minutes",
             started_by=tw.world.alice_user,
         )
         for number in range(count)
