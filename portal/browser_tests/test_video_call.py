@@ -1,8 +1,9 @@
 """A real video visit between two Chromium browsers with fake cameras, all on loopback.
 
-The patient passes the device check and waits; the clinician joins and admits; both
-pages must decode live video from the other (inbound-rtp framesDecoded from getStats),
-then the clinician ends the visit for everyone. Another patient gets the missing page
+The patient passes the device check and waits; the clinician joins and admits them (the
+"Admit" button beside their name); both pages must decode live video from the other
+(inbound-rtp framesDecoded from getStats). The clinician sends the patient back to the
+waiting room and admits them again, then ends the visit for everyone. Another patient gets the missing page
 and cannot read or write the visit's signaling. PORTAL_VIDEO_LOOPBACK_ONLY (on in the
 test settings) keeps every ICE candidate on 127.0.0.1, and each browser is launched
 with --allow-loopback-in-peer-connection so that is enough to connect.
@@ -10,6 +11,7 @@ with --allow-loopback-in-peer-connection so that is enough to connect.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -43,6 +45,9 @@ MEDIA_ARGS = [
     "--allow-loopback-in-peer-connection",
 ]
 FRAMES_WITHIN_S = 20
+# The name after the button's visible text is visually hidden (positioned, so read after a space).
+ADMIT_ALICE = re.compile(r"^Admit\s*: Alice Able$")
+SEND_ALICE_BACK = re.compile(r"^Send back to the waiting room\s*: Alice Able$")
 
 
 @pytest.fixture
@@ -143,7 +148,8 @@ def test_patient_and_clinician_see_each_other_then_the_visit_ends(
     clinician.get_by_role("button", name="Join the visit").click()
     expect(clinician.locator("[data-video-waiting-list]")).to_contain_text("Alice")
     expect(patient.locator("#video-host-seen")).to_have_text("Your clinician has seen that you are waiting.")
-    clinician.get_by_role("button", name="Admit everyone waiting").click()
+    check_page(clinician)
+    clinician.get_by_role("button", name=ADMIT_ALICE).click()
 
     # The waiting room turns into the call without a reload; both sides decode video.
     expect(patient.get_by_role("heading", name="Video call")).to_be_visible()
@@ -165,6 +171,21 @@ def test_patient_and_clinician_see_each_other_then_the_visit_ends(
     expect(patient.locator("#video-camera")).to_have_attribute("aria-pressed", "true")
     assert clinician.locator("#video-share").is_visible()
     assert patient.locator("#video-share").count() == 0
+
+    # The clinician sends the patient back to the waiting room, then lets them in again.
+    peers = clinician.locator("[data-video-peer-list]")
+    expect(peers).to_contain_text("Alice Able · Patient")
+    peers.get_by_role("button", name=SEND_ALICE_BACK).click()
+    expect(patient.get_by_role("heading", name="Waiting room")).to_be_visible()
+    expect(patient.get_by_role("heading", name="Video call")).to_be_hidden()
+    expect(patient.locator("#video-waiting-status")).to_contain_text("moved you back to the waiting room")
+    expect(clinician.locator("[data-video-peers-empty]")).to_be_visible()
+    check_page(patient)
+    clinician.get_by_role("button", name=ADMIT_ALICE).click()
+    expect(patient.get_by_role("heading", name="Video call")).to_be_visible()
+    assert wait_for_frames(patient, "patient, admitted again") > 0
+    # The chat said before is still theirs (they were first admitted before it).
+    expect(patient.locator("#video-chat-log")).to_contain_text("Can you hear me?")
 
     # A second window takes over (the first stops); the clinician rebuilds the connection.
     second = patient_context.new_page()
@@ -201,6 +222,9 @@ def test_patient_and_clinician_see_each_other_then_the_visit_ends(
         poll = reverse("video_api:poll", args=[appointment.pk])
         signal = reverse("video_api:signal", args=[appointment.pk])
         assert stranger_context.request.get(f"{poll}?session=x&after=0&chat_after=0&claim=1").status == 404
+        # Nor can a link (a navigation, not the page's script) poll for someone in the call.
+        opened = patient_context.new_page().goto(f"{poll}?session=from-a-link&claim=1")
+        assert opened is not None and opened.status == 400
         answer = stranger_context.request.post(
             signal,
             headers={"X-CSRFToken": token, "Content-Type": "application/json"},

@@ -1,9 +1,11 @@
 """Loading video visits for the user, through the one access policy (e-visits: `evisit_access.py`).
 
-Patient side: the patient, or a proxy who may see their appointments, opens a video
-visit. Staff side: the clinician the visit is booked with hosts it and staff they invite
-join it (`patients.access.visit_access`). Once in a visit, every signaling and chat request is checked again against the person's seat
-and their right to it (`require_seat`).
+Patient side: the patient, or a proxy who may see their health record (the view scope:
+a call is a consultation, not an appointment to manage), opens a video visit. Staff
+side: the clinician the visit is booked with hosts it, and a second clinician or an
+interpreter they invited joins it until a while after the visit's window has closed
+(`patients.access.visit_access`). Once in a visit, every signaling and chat request is
+checked again against the person's seat and their right to it (`require_seat`).
 """
 
 from __future__ import annotations
@@ -18,11 +20,16 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from portal.patients.access import PatientAccess, decide, refuse, visit_access
-from portal.scheduling.access import may_see_appointments, require_appointment
+from portal.patients.models import Scope
+from portal.scheduling.access import require_appointment
 from portal.scheduling.models import Appointment
 from portal.telehealth.models import Participant, VideoVisit
 
 LIVE_STATUSES = (Appointment.Status.BOOKED, Appointment.Status.ARRIVED)
+INVITED_ROLES = (Participant.Role.CLINICIAN, Participant.Role.INTERPRETER)
+# An invitation lets its holder open the visit's page for a while after the call could
+# last be joined (to read what happened, or leave); after that only the host keeps it.
+INVITATION_OUTLASTS_WINDOW_BY = dt.timedelta(hours=2)
 
 
 def opens_at(appointment: Appointment) -> dt.datetime:
@@ -43,6 +50,16 @@ def is_joinable(appointment: Appointment, now: dt.datetime | None = None) -> boo
     )
 
 
+def invitation_in_force(appointment: Appointment, now: dt.datetime | None = None) -> bool:
+    """Whether an invitation to this visit still gives access (its window closed less than 2 hours ago)."""
+    return (now or timezone.now()) <= closes_at(appointment) + INVITATION_OUTLASTS_WINDOW_BY
+
+
+def may_join_video(access: PatientAccess) -> bool:
+    """The patient's side of a video visit: the patient, or a proxy who may see their record."""
+    return not access.is_staff_access and access.allows(Scope.VIEW)
+
+
 def video_visit_of(appointment: Appointment) -> VideoVisit:
     """The appointment's video visit, made the first time anyone opens it."""
     visit, _created = VideoVisit.objects.get_or_create(appointment=appointment)
@@ -50,9 +67,13 @@ def video_visit_of(appointment: Appointment) -> VideoVisit:
 
 
 def require_patient_visit(request: HttpRequest, appointment_id: Any) -> tuple[Appointment, PatientAccess]:
-    """A video appointment for the patient or their proxy, or the 404 a missing one gets."""
+    """A video appointment for the patient or their proxy with the view scope, or the 404 a missing one gets.
+
+    A proxy who may only manage the patient's appointments (the schedule scope) sees the
+    appointment on the appointment pages but may not join the consultation itself.
+    """
     appointment, access = require_appointment(request, appointment_id, side="patient")
-    if not appointment.is_video:
+    if not appointment.is_video or not may_join_video(access):
         refuse(request, appointment.patient, what="telehealth.videovisit", lookup=str(appointment_id))
     return appointment, access
 
@@ -66,16 +87,17 @@ def require_staff_visit(request: HttpRequest, appointment_id: Any) -> tuple[Appo
     )
     access = None
     if appointment is not None:
-        invited = Participant.objects.filter(
-            visit__appointment=appointment,
-            user_id=request.user.pk or 0,
-            role__in=Participant.STAFF_SIDE,
-        ).exclude(status=Participant.Status.REMOVED)
+        # Only an invitation counts (a seat kept from hosting before the visit was moved to
+        # another clinician does not), and only until a while after the window closed.
+        invited = invitation_in_force(appointment) and (
+            Participant.objects.filter(
+                visit__appointment=appointment, user_id=request.user.pk or 0, role__in=INVITED_ROLES
+            )
+            .exclude(status=Participant.Status.REMOVED)
+            .exists()
+        )
         access = visit_access(
-            request.user,
-            appointment.patient,
-            booked_with=appointment.practitioner_id,
-            invited=invited.exists(),
+            request.user, appointment.patient, booked_with=appointment.practitioner_id, invited=invited
         )
     if appointment is None or access is None:
         refuse(
@@ -122,25 +144,31 @@ def _seat_access(request: HttpRequest, participant: Participant) -> PatientAcces
     appointment = participant.visit.appointment
     if participant.on_patient_side:
         access = decide(request.user, appointment.patient)
-        if access is None or access.is_staff_access or not may_see_appointments(access):
-            return None
-        return access
+        return access if access is not None and may_join_video(access) else None
     return visit_access(
         request.user,
         appointment.patient,
         booked_with=appointment.practitioner_id,
-        invited=participant.role != Participant.Role.HOST,
+        invited=participant.role in INVITED_ROLES and invitation_in_force(appointment),
     )
 
 
 def hosted_visits(user: Any) -> models.QuerySet[Appointment]:
-    """Video appointments the user hosts or is invited to (their own practitioner's, or by invitation)."""
+    """Video appointments the user hosts or is invited to (their own practitioner's, or by an
+    invitation still in force: see `require_staff_visit`)."""
     practitioner_id = getattr(getattr(user, "practitioner", None), "pk", None)
-    invited = Participant.objects.filter(user=user, role__in=Participant.STAFF_SIDE).exclude(
+    invited = Participant.objects.filter(user=user, role__in=INVITED_ROLES).exclude(
         status=Participant.Status.REMOVED
     )
+    # `invitation_in_force` as a filter: the window closes CLOSES_MINUTES_AFTER the end.
+    ended_after = (
+        timezone.now()
+        - INVITATION_OUTLASTS_WINDOW_BY
+        - dt.timedelta(minutes=settings.PORTAL_VIDEO_CLOSES_MINUTES_AFTER)
+    )
     return Appointment.objects.filter(mode="video").filter(
-        models.Q(practitioner_id=practitioner_id) | models.Q(video_visit__participants__in=invited)
+        models.Q(practitioner_id=practitioner_id)
+        | models.Q(video_visit__participants__in=invited, ends_at__gte=ended_after)
     )
 
 

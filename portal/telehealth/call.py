@@ -26,10 +26,16 @@ def call_config(
 ) -> dict[str, Any]:
     """The JSON contract of the call page (see helper notes / docs): endpoints, identity, ICE, timing.
 
-    Beyond the contract's keys, `endUrl` (the host only: end the visit for everyone) and
-    `text` (the script's status lines, translated here because the script has no catalogue).
+    Beyond the contract's keys: the host's `endUrl` (end the visit for everyone),
+    `admitUrl` (admit one person or everyone waiting) and `removeUrl` (send someone back
+    to the waiting room), empty for everyone else; `text` (the script's status lines) and
+    `roleNames` (each participant role's label), translated here because the script has
+    no catalogue.
     """
     args = [appointment.pk]
+    is_host = (
+        participant.role == Participant.Role.HOST and appointment.practitioner.user_id == participant.user_id
+    )
     return {
         "api": {
             "poll": reverse("video_api:poll", args=args),
@@ -42,10 +48,13 @@ def call_config(
         "loopbackOnly": bool(settings.PORTAL_VIDEO_LOOPBACK_ONLY),
         "pollMs": int(settings.PORTAL_VIDEO_POLL_MS),
         "leaveUrl": reverse("video:leave", args=args),
-        "endUrl": reverse("staff_video:end", args=args) if participant.role == Participant.Role.HOST else "",
+        "endUrl": reverse("staff_video:end", args=args) if is_host else "",
+        "admitUrl": reverse("staff_video:admit", args=args) if is_host else "",
+        "removeUrl": reverse("staff_video:remove", args=args) if is_host else "",
         "phone": appointment.campus.appointments_phone,
         "canShareScreen": side == "staff",
         "text": call_text(appointment.campus.appointments_phone),
+        "roleNames": {str(value): str(label) for value, label in Participant.Role.choices},
     }
 
 
@@ -64,6 +73,7 @@ def call_text(phone: str) -> dict[str, str]:
         "signedOut": _("You were signed out. Sign in again and reopen the visit to go back in."),
         "waiting": _("You are in the waiting room."),
         "admitted": _("Your clinician let you in. Starting the video…"),
+        "sentBack": _("Your clinician moved you back to the waiting room. Please keep this page open."),
         "placeOne": _("You are next."),
         "place": _("Your place in line: %(place)s."),
         "hostTold": _("Your clinician has been told you are here."),
@@ -90,6 +100,8 @@ def call_text(phone: str) -> dict[str, str]:
         "peerJoined": _("%(name)s joined."),
         "peerLeft": _("%(name)s left."),
         "chatFailed": _("Your message was not sent. Try again."),
+        "admit": _("Admit"),
+        "sendBack": _("Send back to the waiting room"),
         "actionFailed": _("That did not work. Try again."),
         "you": _("You"),
     }

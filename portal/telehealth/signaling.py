@@ -40,6 +40,9 @@ PRESENT_WITHIN = dt.timedelta(seconds=15)
 # `last_seen_at` is written at most this often, not on every poll.
 SEEN_EVERY = dt.timedelta(seconds=3)
 SIGNALS_KEPT_FOR = dt.timedelta(hours=1)
+# Each seat may write at most CHAT_BURST chat lines in any CHAT_WINDOW.
+CHAT_BURST = 10
+CHAT_WINDOW = dt.timedelta(seconds=10)
 LOOPBACK = "127.0.0.1"
 
 
@@ -55,6 +58,12 @@ class NotInCall(SignalingError):
 
 class InboxFull(SignalingError):
     """The recipient's page has stopped fetching its signals."""
+
+    status = 429
+
+
+class ChatTooFast(SignalingError):
+    """The seat has written CHAT_BURST lines within CHAT_WINDOW already."""
 
     status = 429
 
@@ -78,7 +87,9 @@ def poll_state(seat: Seat, session: str, after: int, chat_after: int, claim: boo
     `claim` (a page's first poll) makes `session` the participant's current page: an
     older window or tab then reads `current: false` and stops. Signals and chat go only
     to an admitted participant's current page; `after` also acknowledges (deletes) the
-    signals that page has already taken.
+    signals that page has already taken. Chat starts at the participant's first
+    admission: someone let in later does not read what was said before. Only the host's
+    own poll tells the waiting patient "your clinician has seen that you are waiting".
     """
     me, now = seat.participant, timezone.now()
     if claim:
@@ -108,7 +119,8 @@ def poll_state(seat: Seat, session: str, after: int, chat_after: int, claim: boo
         state["signals"] = _signals(me, after)
         state["chat"] = _chat(me, chat_after)
         if not me.on_patient_side:
-            state["waiting"] = _waiting(me, now)
+            is_host = me.role == Participant.Role.HOST and seat.appointment.practitioner.user_id == me.user_id
+            state["waiting"] = _waiting(me, now, mark_seen=is_host)
     return state
 
 
@@ -161,7 +173,14 @@ def _peers(me: Participant, now: dt.datetime) -> list[dict[str, Any]]:
         .values("id", "display_name", "role", "session")[:PEERS_PER_POLL]
     )
     return [
-        {"id": p["id"], "name": p["display_name"], "role": p["role"], "session": p["session"]} for p in peers
+        {
+            "id": p["id"],
+            "name": p["display_name"],
+            "role": p["role"],
+            "side": "patient" if p["role"] in Participant.PATIENT_SIDE else "staff",
+            "session": p["session"],
+        }
+        for p in peers
     ]
 
 
@@ -192,8 +211,10 @@ def _signals(me: Participant, after: int) -> list[dict[str, Any]]:
 
 
 def _chat(me: Participant, chat_after: int) -> list[dict[str, Any]]:
+    if me.admitted_at is None:
+        return []
     lines = (
-        ChatLine.objects.filter(visit_id=me.visit_id, id__gt=chat_after)
+        ChatLine.objects.filter(visit_id=me.visit_id, id__gt=chat_after, created_at__gte=me.admitted_at)
         .order_by("id")
         .values("id", "sender_id", "sender__display_name", "body", "created_at")[:CHAT_PER_POLL]
     )
@@ -209,8 +230,8 @@ def _chat(me: Participant, chat_after: int) -> list[dict[str, Any]]:
     ]
 
 
-def _waiting(me: Participant, now: dt.datetime) -> list[dict[str, Any]]:
-    """The patient's side in the waiting room, for staff; reading it tells them the host knows."""
+def _waiting(me: Participant, now: dt.datetime, *, mark_seen: bool) -> list[dict[str, Any]]:
+    """The patient's side in the waiting room, for staff; the host reading it tells them the host knows."""
     waiting = list(
         Participant.objects.filter(
             visit_id=me.visit_id,
@@ -221,7 +242,7 @@ def _waiting(me: Participant, now: dt.datetime) -> list[dict[str, Any]]:
         .order_by("waiting_since", "id")
         .values("id", "display_name", "role", "waiting_since", "seen_by_host_at")[:WAITING_PER_POLL]
     )
-    unseen = [w["id"] for w in waiting if w["seen_by_host_at"] is None]
+    unseen = [w["id"] for w in waiting if w["seen_by_host_at"] is None] if mark_seen else []
     if unseen:
         Participant.objects.filter(pk__in=unseen, seen_by_host_at__isnull=True).update(seen_by_host_at=now)
     return [
@@ -278,12 +299,21 @@ def do_send_signal(sender: Participant, session: str, message: OutgoingSignal) -
 def do_send_chat(
     actor: Actor, access: PatientAccess, participant: Participant, text: str, *, session: str
 ) -> ChatLine:
-    """Add a line to the visit's chat, from an admitted participant's current page (audited)."""
+    """Add a line to the visit's chat, from an admitted participant's current page (audited).
+
+    At most CHAT_BURST lines in CHAT_WINDOW per seat: the visit row is locked, so two app
+    servers cannot both let the eleventh line through.
+    """
     with transaction.atomic():
         visit = VideoVisit.objects.select_for_update().get(pk=participant.visit_id)
         me = Participant.objects.filter(pk=participant.pk).first()
         if visit.is_ended or me is None or not _in_call(me, session):
             raise NotInCall(_("You are not in the call on this page."))
+        recent = ChatLine.objects.filter(sender=me, created_at__gt=timezone.now() - CHAT_WINDOW)
+        if recent[:CHAT_BURST].count() >= CHAT_BURST:
+            raise ChatTooFast(
+                _("You are sending messages too quickly. Wait a few seconds, then send it again.")
+            )
         line = ChatLine.objects.create(visit=visit, sender=me, body=text)
         record_write(actor, access, "telehealth.chat", obj=visit, detail={"chat_line": line.pk})
     return line

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<row_id:appointment_id>/", staff_views_video.visit, name="visit"),
     path("<row_id:appointment_id>/join/", staff_views_video.join, name="join"),
     path("<row_id:appointment_id>/admit/", staff_views_video.admit, name="admit"),
+    path("<row_id:appointment_id>/remove/", staff_views_video.remove, name="remove"),
     path("<row_id:appointment_id>/end/", staff_views_video.end, name="end"),
     path("<row_id:appointment_id>/complete/", staff_views_video.complete, name="complete"),
     path("<row_id:appointment_id>/invite/", staff_views_video.invite, name="invite"),

@@ -1,6 +1,7 @@
 """The clinician's side of video visits: /staff/video/ (the day's visits, who is waiting, the call).
 
-The host (the clinician the visit is booked with) joins, admits the waiting patient,
+The host (the clinician the visit is booked with) joins, admits the people waiting (one
+at a time or everyone), sends someone on the patient's side back to the waiting room,
 ends the call for everyone, marks the visit completed and invites a second clinician
 or an interpreter. Invited staff join and leave; everything else is the host's. Every
 POST works without JavaScript (it redirects back to the visit with a message) and from
@@ -28,12 +29,10 @@ from portal.scheduling.models import Appointment
 from portal.staff.decorators import staff_page
 from portal.telehealth import staff_video_lists as lists
 from portal.telehealth import video
-from portal.telehealth.access import LIVE_STATUSES, closes_at, opens_at, require_staff_visit
+from portal.telehealth.access import INVITED_ROLES, LIVE_STATUSES, closes_at, opens_at, require_staff_visit
 from portal.telehealth.call import call_config
 from portal.telehealth.forms_video import InviteForm, WaitingPollForm
 from portal.telehealth.models import Participant, VideoVisit
-
-INVITED_ROLES = (Participant.Role.CLINICIAN, Participant.Role.INTERPRETER)
 
 
 def _video_staff_user(request: HttpRequest) -> Any:
@@ -147,7 +146,8 @@ def _visit_context(request: HttpRequest, appointment: Appointment, access: Patie
     if in_call and me is not None:
         config = call_config(request, me, appointment, "staff")
         if not is_host:
-            config["endUrl"] = ""  # only the host ends the visit for everyone
+            # Only the host ends the visit for everyone and decides who is in the call.
+            config.update(endUrl="", admitUrl="", removeUrl="")
         context["video_config"] = config
     return context
 
@@ -203,23 +203,69 @@ def join(request: HttpRequest, appointment_id: int) -> HttpResponse:
     return _back(appointment)
 
 
+def _named_participant(request: HttpRequest) -> int | None:
+    """The POST's `participant`: None when it names no one (everyone), 0 (matching no one) when
+    it is not a participant id at all."""
+    value = request.POST.get("participant", "")
+    if value == "":
+        return None
+    if not (value.isascii() and value.isdigit() and len(value) <= 10) or int(value) >= 2**31:
+        return 0
+    return int(value)
+
+
 @staff_page
 @require_POST
 def admit(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """Admit one person (`participant`) or everyone waiting; each one's right is decided again."""
     appointment, access = require_staff_visit(request, appointment_id)
     if refused := _host_only(request, appointment):
         return refused
+    one = _named_participant(request)
     visit = VideoVisit.objects.filter(appointment=appointment).first()
     try:
-        admitted = video.do_admit(Actor.from_request(request), access, visit) if visit is not None else 0
+        admitted = (
+            video.do_admit(Actor.from_request(request), access, visit, participant_id=one)
+            if visit is not None
+            else 0
+        )
     except video.VisitClosed:
         _tell(request, messages.ERROR, _("The visit has ended, so no one can be admitted."))
         return _back(appointment)
     if admitted:
         text = ngettext("Admitted %(count)d person.", "Admitted %(count)d people.", admitted)
         _tell(request, messages.SUCCESS, text % {"count": admitted})
-    else:
+    elif one is None:
         _tell(request, messages.INFO, _("No one is waiting to be admitted."))
+    else:
+        _tell(request, messages.INFO, _("That person is no longer waiting to be admitted."))
+    return _back(appointment)
+
+
+@staff_page
+@require_POST
+def remove(request: HttpRequest, appointment_id: int) -> HttpResponse:
+    """Send the patient or a proxy (`participant`) back to the waiting room."""
+    appointment, access = require_staff_visit(request, appointment_id)
+    if refused := _host_only(request, appointment):
+        return refused
+    one = _named_participant(request)
+    participant = (
+        Participant.objects.select_related("visit")
+        .filter(pk=one or 0, visit__appointment=appointment, role__in=Participant.PATIENT_SIDE)
+        .first()
+    )
+    if participant is not None and video.do_remove_participant(
+        Actor.from_request(request), access, participant
+    ):
+        _tell(
+            request,
+            messages.SUCCESS,
+            _("%(name)s is back in the waiting room. Admit them again when you are ready.")
+            % {"name": participant.display_name},
+        )
+    else:
+        _tell(request, messages.INFO, _("That person is not in the call."))
     return _back(appointment)
 
 

@@ -1,4 +1,4 @@
-"""Every change to a video visit: waiting, admitting, joining, leaving, ending, inviting.
+"""Every change to a video visit: waiting, admitting, joining, leaving, sending back, ending, inviting.
 
 Each is atomic, locks the visit row first (so two clicks or two app servers agree on
 its state) and writes its audit event in the same transaction. Visit events show in
@@ -11,15 +11,16 @@ import secrets
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from portal.audit.actor import Actor
 from portal.notifications.send import notify_staff
-from portal.patients.access import PatientAccess, Role, record_write
+from portal.patients.access import PatientAccess, Role, decide, record_write
 from portal.scheduling.models import Appointment
-from portal.telehealth.access import closes_at, is_joinable, video_visit_of
+from portal.telehealth.access import closes_at, is_joinable, may_join_video, video_visit_of
 from portal.telehealth.models import Participant, Signal, VideoVisit
 from portal.telehealth.tasks import schedule_close
 
@@ -63,10 +64,13 @@ def _seat(visit: VideoVisit, user: Any, role: str) -> Participant:
 def do_enter_waiting_room(actor: Actor, access: PatientAccess, appointment: Appointment) -> Participant:
     """The patient or a proxy, past the device check, waits to be admitted.
 
-    Someone already admitted to a visit in progress (a reload, a dropped connection)
-    goes straight back in. The first arrival checks the appointment in and tells the
-    clinician.
+    Only someone still admitted (a reload, a dropped connection: they never left) goes
+    straight back into the call. Someone who left, or whom the host sent back to the
+    waiting room, waits to be admitted again: the host decides who is in the call. The
+    first arrival checks the appointment in and tells the clinician.
     """
+    if not may_join_video(access):
+        raise NotAllowed
     now = timezone.now()
     with transaction.atomic():
         visit = _locked(video_visit_of(appointment))
@@ -75,12 +79,15 @@ def do_enter_waiting_room(actor: Actor, access: PatientAccess, appointment: Appo
             raise VisitClosed
         role = Participant.Role.PATIENT if access.role is Role.SELF else Participant.Role.PROXY
         participant = _seat(visit, access.user, role)
-        back_in = participant.status == Participant.Status.ADMITTED or (
-            participant.admitted_at is not None and visit.status == VideoVisit.Status.IN_PROGRESS
-        )
-        participant.status = Participant.Status.ADMITTED if back_in else Participant.Status.WAITING
+        back_in = participant.status == Participant.Status.ADMITTED
+        if participant.status not in (Participant.Status.WAITING, Participant.Status.ADMITTED):
+            # Back after leaving: they queue again, and the host has not seen them this time.
+            participant.status = Participant.Status.WAITING
+            participant.waiting_since = None
+            participant.seen_by_host_at = None
+        if not back_in:
+            participant.waiting_since = participant.waiting_since or now
         participant.session = new_session()
-        participant.waiting_since = participant.waiting_since if back_in else now
         participant.last_seen_at = now
         participant.left_at = None
         participant.save()
@@ -134,23 +141,70 @@ def do_staff_join(actor: Actor, access: PatientAccess, appointment: Appointment)
     return participant
 
 
-def do_admit(actor: Actor, access: PatientAccess, visit: VideoVisit) -> int:
-    """The host admits everyone waiting on the patient's side; returns how many."""
+def do_admit(
+    actor: Actor, access: PatientAccess, visit: VideoVisit, participant_id: int | None = None
+) -> int:
+    """The host admits one person waiting on the patient's side, or everyone waiting; returns how many.
+
+    Each one's right is decided again now (the patient, or a proxy with the view scope,
+    never through staff rights): a grant revoked or narrowed while they waited keeps
+    them out. Someone admitted before keeps their first `admitted_at`, which bounds the
+    chat they may read.
+    """
     now = timezone.now()
     with transaction.atomic():
         visit = _locked(visit)
         if visit.is_ended:
             raise VisitClosed
-        admitted = Participant.objects.filter(
+        waiting = Participant.objects.filter(
             visit=visit, status=Participant.Status.WAITING, role__in=Participant.PATIENT_SIDE
-        ).update(status=Participant.Status.ADMITTED, admitted_at=now, admitted_by=access.user)
+        ).select_related("user", "visit__appointment__patient")
+        if participant_id is not None:
+            waiting = waiting.filter(pk=participant_id)
+        admitted = [p for p in waiting if _may_be_admitted(p)]
+        for participant in admitted:
+            participant.status = Participant.Status.ADMITTED
+            participant.admitted_at = participant.admitted_at or now
+            participant.admitted_by = access.user
+            participant.save(update_fields=["status", "admitted_at", "admitted_by"])
         if admitted and visit.status == VideoVisit.Status.WAITING:
             visit.status = VideoVisit.Status.IN_PROGRESS
             visit.started_at = now
             visit.save(update_fields=["status", "started_at"])
         if admitted:
-            record_write(actor, access, "telehealth.admitted", obj=visit, detail={"admitted": admitted})
-    return admitted
+            detail = {"admitted": len(admitted), "participants": [p.pk for p in admitted]}
+            record_write(actor, access, "telehealth.admitted", obj=visit, detail=detail)
+    return len(admitted)
+
+
+def _may_be_admitted(participant: Participant) -> bool:
+    access = decide(participant.user, participant.visit.appointment.patient)
+    return access is not None and may_join_video(access)
+
+
+def do_remove_participant(actor: Actor, access: PatientAccess, participant: Participant) -> bool:
+    """The host sends someone on the patient's side back to the waiting room (to be admitted again).
+
+    Their signaling is deleted so no connection to them carries on; the others' pages
+    drop them at the next poll, and their own page turns back into the waiting room.
+    False when they were not in the call.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        _locked(participant.visit)
+        changed = Participant.objects.filter(
+            pk=participant.pk, role__in=Participant.PATIENT_SIDE, status=Participant.Status.ADMITTED
+        ).update(status=Participant.Status.WAITING, waiting_since=now, seen_by_host_at=now)
+        if changed:
+            Signal.objects.filter(Q(recipient=participant) | Q(sender=participant)).delete()
+            record_write(
+                actor,
+                access,
+                "telehealth.removed",
+                obj=participant.visit,
+                detail={"participant": participant.pk},
+            )
+    return bool(changed)
 
 
 def do_leave(actor: Actor, access: PatientAccess, participant: Participant) -> None:

@@ -6,6 +6,13 @@ the user's seat with `require_seat`, which decides their right again on every re
 anyone without one the same JSON 404 as a missing visit. The seat comes before reading
 the input so a stranger learns nothing, not even which of their parameters were wrong.
 Bad input is a 400 with `{"error": ...}` and changes nothing; no input gives a 5xx.
+
+The poll is a GET that changes state (a claim takes the seat over from another window,
+`after` deletes signals), so it must come from the page's own script, not from a link or
+a form on another site that a SameSite=Lax cookie would still accompany: it needs the
+`X-Video-Poll: 1` header, which only a script can set and a cross-site script cannot
+send without a CORS preflight the portal never answers, and a `Sec-Fetch-Site` header,
+where the browser sends one, of `same-origin`. The POSTs have Django's CSRF check.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ LONGEST_CHAT = 1_000
 LONGEST_MID = 64
 LONGEST_UFRAG = 256
 LARGEST_ID = 2**31 - 1
+POLL_HEADER = "X-Video-Poll"
 # crypto.randomUUID() in the page, secrets.token_urlsafe() on the server: both fit.
 SESSION = re.compile(r"[A-Za-z0-9_-]{8,40}", re.ASCII)
 CURSOR = re.compile(r"[0-9]{1,18}", re.ASCII)
@@ -77,6 +85,7 @@ def _error(message: str, status: int, headers: dict[str, str] | None = None) -> 
 def poll(request: HttpRequest, appointment_id: int) -> JsonResponse:
     """Visit and seat status, peers, signals and chat for the page; see `signaling.poll_state`."""
     seat = require_seat(request, appointment_id)
+    _from_the_page(request)
     session, after, chat_after, claim = _poll_query(request.GET)
     # A poll is not audited: the page polls every second, and what it returns (who is in
     # the call, signaling, chat the participant is part of) is covered by the audited
@@ -107,6 +116,14 @@ def chat(request: HttpRequest, appointment_id: int) -> JsonResponse:
 
 
 # Parsing --------------------------------------------------------------------------------------
+
+
+def _from_the_page(request: HttpRequest) -> None:
+    """Refuse a poll the call page's own script did not make (see the module's docstring)."""
+    if request.headers.get(POLL_HEADER) != "1":
+        raise BadInput(_("The poll must come from the video visit page."))
+    if request.headers.get("Sec-Fetch-Site", "same-origin") != "same-origin":
+        raise BadInput(_("The poll must come from the video visit page."))
 
 
 def _poll_query(params: QueryDict) -> tuple[str, int, int, bool]:

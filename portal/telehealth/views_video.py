@@ -3,7 +3,9 @@
 One page follows the visit through its states: not open yet (when it opens, in campus
 time), the device check and "Join the waiting room", the waiting room that becomes the
 call when the clinician admits them (the script swaps them without a reload), and the
-end. Patients and their proxies only: staff rights never come with a patient page.
+end. The patient and their proxies with the view scope only (a proxy who may only
+manage appointments does not join the consultation); staff rights never come with a
+patient page.
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ def join(request: HttpRequest, appointment_id: int) -> HttpResponse:
     appointment, access = require_patient_visit(request, appointment_id)
     try:
         video.do_enter_waiting_room(Actor.from_request(request), access, appointment)
-    except video.VisitClosed:
+    except (video.VisitClosed, video.NotAllowed):
         messages.error(request, _("This video visit cannot be joined now."))
     return redirect("video:visit", appointment.pk)
 
@@ -126,7 +128,12 @@ def leave(request: HttpRequest, appointment_id: int) -> HttpResponse:
     seat = require_seat(request, appointment_id)
     video.do_leave(Actor.from_request(request), seat.access, seat.participant)
     if seat.participant.on_patient_side:
-        messages.info(request, _("You left the visit. You can join again until the clinician ends it."))
+        messages.info(
+            request,
+            _(
+                "You left the visit. You can join again until the clinician ends it: they will let you back in."
+            ),
+        )
         return redirect("video:visit", seat.appointment.pk)
     messages.info(request, _("You left the call."))
     return redirect(reverse("staff_video:visit", args=[seat.appointment.pk]))

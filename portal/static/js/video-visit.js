@@ -3,14 +3,17 @@
 // The page gives its configuration in #video-config (portal/telehealth/call.py). This
 // script polls the server for the visit's state, the peers to connect to, their
 // signaling and the chat; it swaps the waiting room for the call when the person is
-// admitted, without a reload. Media go browser to browser: one RTCPeerConnection per
+// admitted, and back when the host sends them to the waiting room, without a reload. Media go browser to browser: one RTCPeerConnection per
 // admitted peer, "perfect negotiation" (the side with the larger participant id is the
 // polite one), candidates trickled through the server.
 //
 // Page hooks (all optional except #video-config and the call UI):
 //   #video-waiting, #video-place, #video-host-seen, #video-waiting-status: the waiting room
 //   [data-video-ended], [data-video-left]: shown when the visit ends / the person has left
-//   [data-video-waiting-list]: a <ul> the staff page fills with who is waiting
+//   [data-video-waiting-list]: a <ul> the staff page fills with who is waiting (the host's
+//     with an "Admit" form for each, posting participant=<id> to config.admitUrl)
+//   [data-video-peer-list]: a <ul> the staff page fills with who else is in the call (the
+//     host's with "Send back to the waiting room" for each on the patient's side)
 //   form[data-video-action]: submitted with fetch, then the page polls again
 //   document event "videovisit:poll" (detail: the poll's JSON) for page-specific updates
 // window.videoVisit.framesDecoded() sums inbound video frames decoded (the browser test reads it).
@@ -141,7 +144,9 @@
       const response = await fetch(config.api.poll + "?" + params.toString(), {
         credentials: "same-origin",
         cache: "no-store",
-        headers: { Accept: "application/json" },
+        // The server refuses a poll without this header: a link or a form on another site
+        // cannot set it, so it cannot claim this seat from under the page.
+        headers: { Accept: "application/json", "X-Video-Poll": "1" },
       });
       if (response.status === 404 || response.status === 403) {
         finish("removed");
@@ -181,6 +186,9 @@
       return;
     }
     renderWaitingList(data.waiting || []);
+    if (data.me.status === "admitted") {
+      renderPeerList(data.peers || []);
+    }
     document.dispatchEvent(new CustomEvent("videovisit:poll", { detail: data }));
     if (data.visit.status === "ended") {
       finish("ended");
@@ -191,6 +199,9 @@
       return;
     }
     if (data.me.status === "waiting") {
+      if (inCall) {
+        backToWaitingRoom();
+      }
       showWaiting(data.me);
       return;
     }
@@ -260,25 +271,96 @@
     }
   }
 
+  // A form the document's submit handler sends with fetch (see "Staff actions" below).
+  function actionForm(url, action, person, label) {
+    const form = document.createElement("form");
+    form.method = "post";
+    form.action = url;
+    form.dataset.videoAction = action;
+    const token = document.createElement("input");
+    token.type = "hidden";
+    token.name = "csrfmiddlewaretoken";
+    token.value = csrfToken();
+    const who = document.createElement("input");
+    who.type = "hidden";
+    who.name = "participant";
+    who.value = String(person.id);
+    const button = document.createElement("button");
+    button.type = "submit";
+    button.className = "button-secondary";
+    const name = document.createElement("span");
+    name.className = "visually-hidden";
+    name.textContent = ": " + person.name;
+    button.append(label, name);
+    form.append(token, who, button);
+    return form;
+  }
+
+  function personItem(line, form) {
+    const item = document.createElement("li");
+    const main = document.createElement("div");
+    main.className = "item-main";
+    const paragraph = document.createElement("p");
+    paragraph.textContent = line;
+    main.append(paragraph);
+    item.append(main);
+    if (form) {
+      item.append(form);
+    }
+    return item;
+  }
+
+  // Redraw a list when what it shows changed; focus inside it moves to its section's heading.
+  function redraw(list, key, items) {
+    if (list.dataset.key === key) {
+      return;
+    }
+    list.dataset.key = key;
+    const hadFocus = list.contains(document.activeElement);
+    list.replaceChildren(...items);
+    const section = hadFocus ? list.closest("section") : null;
+    const heading = section ? section.querySelector("h2") : null;
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      heading.focus();
+    }
+  }
+
   function renderWaitingList(waiting) {
     const list = document.querySelector("[data-video-waiting-list]");
     if (!list) {
       return;
     }
-    const key = waiting.map((person) => person.id).join(",");
-    if (list.dataset.key === key) {
+    const key = JSON.stringify(waiting.map((person) => [person.id, person.name]));
+    redraw(
+      list,
+      key,
+      waiting.map((person) =>
+        personItem(person.name, config.admitUrl ? actionForm(config.admitUrl, "admit-one", person, text.admit) : null),
+      ),
+    );
+    show(document.querySelector("[data-video-waiting-empty]"), waiting.length === 0);
+  }
+
+  function renderPeerList(list) {
+    const node = document.querySelector("[data-video-peer-list]");
+    if (!node) {
       return;
     }
-    list.dataset.key = key;
-    list.replaceChildren(
-      ...waiting.map((person) => {
-        const item = document.createElement("li");
-        item.textContent = person.name;
-        return item;
+    const names = config.roleNames || {};
+    const key = JSON.stringify(list.map((peer) => [peer.id, peer.name, peer.role]));
+    redraw(
+      node,
+      key,
+      list.map((peer) => {
+        const removable = config.removeUrl && peer.side === "patient";
+        return personItem(
+          peer.name + " · " + (names[peer.role] || peer.role),
+          removable ? actionForm(config.removeUrl, "remove", peer, text.sendBack) : null,
+        );
       }),
     );
-    const empty = document.querySelector("[data-video-waiting-empty]");
-    show(empty, waiting.length === 0);
+    show(document.querySelector("[data-video-peers-empty]"), list.length === 0);
   }
 
   // The call ----------------------------------------------------------------------------
@@ -304,6 +386,48 @@
       setStatus(text.waitingForOthers);
     }
     indicatorTimer = window.setInterval(updateIndicator, 2000);
+  }
+
+  // The host sent this person back to the waiting room: drop every connection and the
+  // devices, and wait to be admitted again (enterCall starts over then).
+  function backToWaitingRoom() {
+    inCall = false;
+    window.clearInterval(indicatorTimer);
+    for (const peer of peers.values()) {
+      closePeer(peer);
+    }
+    peers.clear();
+    stopLocalMedia();
+    localStream = null;
+    localMedia = null;
+    resetControls();
+    setControlsEnabled(false);
+    if (chatForm) {
+      for (const control of chatForm.elements) {
+        control.disabled = true;
+      }
+    }
+    lastFrames = 0;
+    if (indicator) {
+      indicator.dataset.state = "none";
+      indicatorText.textContent = text.videoNone;
+    }
+    show(callSection, false);
+    show(waitingSection, true);
+    setStatus(text.sentBack);
+  }
+
+  function resetControls() {
+    for (const [button, label] of [
+      [muteButton, text.mute],
+      [cameraButton, text.cameraOff],
+      [shareButton, text.shareScreen],
+    ]) {
+      if (button) {
+        button.setAttribute("aria-pressed", "false");
+        button.textContent = label;
+      }
+    }
   }
 
   function wantedMedia() {
@@ -753,6 +877,12 @@
       }
       try {
         const response = await postJson(config.api.chat, { session: sessionId, text: message });
+        if (response.status === 429) {
+          // Too many lines at once: the server says how long to wait; the text stays to resend.
+          const answer = await response.json().catch(() => ({}));
+          setStatus(answer.error || text.chatFailed);
+          return;
+        }
         if (!response.ok) {
           throw new Error("chat answered " + response.status);
         }
@@ -764,7 +894,7 @@
     });
   }
 
-  // Staff actions (admit, end, complete) without leaving the call -----------------------
+  // Staff actions (admit, send back, end) without leaving the call ----------------------
 
   document.addEventListener("submit", async (event) => {
     const form = event.target.closest("form[data-video-action]");

@@ -51,7 +51,7 @@ def call(
     """One request to an endpoint, with a well-formed body, as the page would make it."""
     path = reverse(f"video_api:{name}", args=[appointment.pk])
     if name == "poll":
-        return client.get(path, {"session": session})
+        return client.get(path, {"session": session}, headers={"X-Video-Poll": "1"})
     body: dict[str, Any] = {"session": session, "text": "Hello"}
     if name == "signal":
         assert to is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -33,7 +34,7 @@ from portal.test import World, assert_same_as_missing, make_patient, make_staff,
 pytestmark = pytest.mark.django_db
 
 MISSING = 987654
-POSTS = ("join", "admit", "end", "complete", "invite")
+POSTS = ("join", "admit", "remove", "end", "complete", "invite")
 
 
 @pytest.fixture
@@ -357,7 +358,7 @@ def test_the_host_admits_the_waiting_patient(tw: TelehealthWorld) -> None:
     assert "No one is waiting to be admitted." in again.content.decode()
 
 
-@pytest.mark.parametrize("name", ["admit", "end", "complete", "invite"])
+@pytest.mark.parametrize("name", ["admit", "remove", "end", "complete", "invite"])
 def test_invited_staff_may_not_manage_the_visit(tw: TelehealthWorld, name: str) -> None:
     patient = waiting_patient(tw)
     invite_ivy(tw)
@@ -372,6 +373,117 @@ def test_invited_staff_may_not_manage_the_visit(tw: TelehealthWorld, name: str) 
     assert tw.appointment.status == Appointment.Status.ARRIVED
     assert seat(tw, tw.second_clinician) is None
     assert not VideoVisit.objects.filter(status=VideoVisit.Status.ENDED).exists()
+
+
+def test_the_host_admits_one_person_at_a_time(tw: TelehealthWorld) -> None:
+    patient = waiting_patient(tw)
+    proxy = waiting_patient(tw, tw.world.proxy_user)
+    client = signed_in(tw.world.clinician)
+    client.post(url("join", tw))
+    text = client.get(url("visit", tw)).content.decode()
+    assert text.count('data-video-action="admit-one"') == 2
+    assert f'name="participant" value="{proxy.pk}"' in text and "Admit everyone waiting" in text
+    response = client.post(url("admit", tw), {"participant": proxy.pk}, follow=True)
+    assert "Admitted 1 person." in response.content.decode()
+    assert seat(tw, tw.world.proxy_user).status == Participant.Status.ADMITTED  # type: ignore[union-attr]
+    assert seat(tw, tw.world.alice_user).status == Participant.Status.WAITING  # type: ignore[union-attr]
+    again = client.post(url("admit", tw), {"participant": proxy.pk}, follow=True)
+    assert "That person is no longer waiting to be admitted." in again.content.decode()
+    patient.refresh_from_db()
+    assert patient.status == Participant.Status.WAITING
+
+
+@pytest.mark.parametrize("value", ["abc", "-1", "0", "1.5", "9" * 30, "٣", str(2**31)])
+def test_nonsense_participant_ids_admit_no_one(tw: TelehealthWorld, value: str) -> None:
+    waiting_patient(tw)
+    client = signed_in(tw.world.clinician)
+    client.post(url("join", tw))
+    for name in ("admit", "remove"):
+        response = client.post(url(name, tw), {"participant": value}, follow=True)
+        assert response.status_code == 200
+    assert seat(tw, tw.world.alice_user).status == Participant.Status.WAITING  # type: ignore[union-attr]
+    assert not AuditEvent.objects.filter(action__in=("telehealth.admitted", "telehealth.removed")).exists()
+
+
+def test_the_host_sends_the_patient_back_to_the_waiting_room(tw: TelehealthWorld) -> None:
+    host, patient = in_call(tw)
+    client = signed_in(tw.world.clinician)
+    text = client.get(url("visit", tw)).content.decode()
+    assert "Send back to the waiting room" in text and 'data-video-action="remove"' in text
+    assert f'name="participant" value="{patient.pk}"' in text
+    response = client.post(url("remove", tw), {"participant": patient.pk}, follow=True)
+    assert "Alice Able is back in the waiting room." in response.content.decode()
+    patient.refresh_from_db()
+    assert patient.status == Participant.Status.WAITING
+    assert AuditEvent.objects.filter(action="telehealth.removed", patient=tw.world.alice).count() == 1
+    # Not staff, not twice, not without a name.
+    for value in (host.pk, patient.pk, ""):
+        answer = client.post(url("remove", tw), {"participant": value}, follow=True)
+        assert "That person is not in the call." in answer.content.decode()
+    host.refresh_from_db()
+    assert host.status == Participant.Status.ADMITTED
+    assert AuditEvent.objects.filter(action="telehealth.removed").count() == 1
+
+
+def test_only_the_host_sees_the_admit_and_send_back_buttons(tw: TelehealthWorld) -> None:
+    in_call(tw)
+    waiting_patient(tw, tw.world.proxy_user)
+    invite_ivy(tw)
+    client = signed_in(tw.interpreter)
+    client.post(url("join", tw))
+    page = client.get(url("visit", tw))
+    text = page.content.decode()
+    assert "data-video-waiting-list" in text and "data-video-peer-list" in text
+    assert 'data-video-action="admit-one"' not in text and 'data-video-action="remove"' not in text
+    config = page.context["video_config"]
+    assert config["admitUrl"] == "" and config["removeUrl"] == "" and config["endUrl"] == ""
+
+
+# Invitations and old seats ------------------------------------------------------------------
+
+
+def test_an_old_host_seat_is_not_an_invitation(tw: TelehealthWorld) -> None:
+    """Carol hosted, then the visit moved to Dave: her seat (role host) no longer opens it."""
+    in_call(tw)
+    Appointment.objects.filter(pk=tw.appointment.pk).update(
+        practitioner=tw.world.unassigned_staff.practitioner
+    )
+    carol = signed_in(tw.world.clinician)
+    assert carol.get(url("visit", tw)).status_code == 404
+    assert carol.post(url("join", tw)).status_code == 404
+    assert "Alice Able" not in carol.get(reverse("staff_video:today")).content.decode()
+    host = seat(tw, tw.world.clinician)
+    assert host is not None
+    answer = carol.get(
+        reverse("video_api:poll", args=[tw.appointment.pk]),
+        {"session": host.session},
+        headers={"X-Video-Poll": "1"},
+    )
+    assert answer.status_code == 404
+    dave = signed_in(tw.world.unassigned_staff)
+    assert dave.get(url("visit", tw)).status_code == 200
+
+
+def test_an_invitation_lapses_two_hours_after_the_window_closes(tw: TelehealthWorld, settings: Any) -> None:
+    invite_ivy(tw)
+    ivy = signed_in(tw.interpreter)
+    assert ivy.get(url("visit", tw)).status_code == 200
+    closes_after = dt.timedelta(minutes=settings.PORTAL_VIDEO_CLOSES_MINUTES_AFTER)
+    ended = timezone.now() - closes_after - dt.timedelta(hours=2) + dt.timedelta(minutes=5)
+    Appointment.objects.filter(pk=tw.appointment.pk).update(
+        starts_at=ended - dt.timedelta(minutes=30), ends_at=ended
+    )
+    assert ivy.get(url("visit", tw)).status_code == 200
+    assert "Alice Able" in ivy.get(reverse("staff_video:today")).content.decode()
+    Appointment.objects.filter(pk=tw.appointment.pk).update(
+        starts_at=ended - dt.timedelta(minutes=40), ends_at=ended - dt.timedelta(minutes=10)
+    )
+    assert ivy.get(url("visit", tw)).status_code == 404
+    assert "Alice Able" not in ivy.get(reverse("staff_video:today")).content.decode()
+    # The host keeps the visit (to mark it completed).
+    carol = signed_in(tw.world.clinician)
+    assert carol.get(url("visit", tw)).status_code == 200
+    assert "Alice Able" in carol.get(reverse("staff_video:today")).content.decode()
 
 
 def test_the_host_ends_the_visit_for_everyone(tw: TelehealthWorld) -> None:

@@ -13,6 +13,8 @@ from django.utils import timezone
 
 from portal.audit.actor import Actor
 from portal.audit.models import AuditEvent
+from portal.patients.access import decide
+from portal.patients.models import ProxyGrant, Scope
 from portal.scheduling.models import Appointment
 from portal.telehealth import video
 from portal.telehealth.call import call_config
@@ -207,8 +209,31 @@ def test_leaving_and_coming_back(tw: TelehealthWorld) -> None:
     assert AuditEvent.objects.filter(action="telehealth.left", patient=tw.world.alice).count() == 1
 
     client.post(join_url(tw.appointment))
-    # The visit is still going: they go straight back in.
-    assert Participant.objects.get(user=tw.world.alice_user).status == Participant.Status.ADMITTED
+    # Leaving was their choice: coming back, they wait to be let in again.
+    participant = Participant.objects.get(user=tw.world.alice_user)
+    assert participant.status == Participant.Status.WAITING and participant.seen_by_host_at is None
+    page = client.get(visit_url(tw.appointment)).content.decode()
+    assert re.search(r'<section id="video-call"[^>]*\bhidden\b', page)
+    video.do_admit(Actor(user=tw.world.clinician), host_access(tw), participant.visit)
+    participant.refresh_from_db()
+    assert participant.status == Participant.Status.ADMITTED
+
+
+def test_a_proxy_who_may_only_manage_appointments_cannot_open_or_join(tw: TelehealthWorld) -> None:
+    ProxyGrant.objects.filter(pk=tw.world.proxy_grant.pk).update(scopes=[Scope.SCHEDULE])
+    client = client_for(tw.world.proxy_user)
+    assert client.get(visit_url(tw.appointment)).status_code == 404
+    assert client.post(join_url(tw.appointment)).status_code == 404
+    assert not Participant.objects.filter(user=tw.world.proxy_user).exists()
+    refused = AuditEvent.objects.filter(action="access.refused", actor_id=tw.world.proxy_user.pk)
+    assert refused.count() == 2
+    # The appointment itself stays theirs to manage, without the way into the call.
+    page = client.get(reverse("appointments:detail", args=[tw.appointment.pk])).content.decode()
+    assert "Join video visit" not in page and "can join this video visit" in page
+    access = decide(tw.world.proxy_user, tw.world.alice)
+    assert access is not None
+    with pytest.raises(video.NotAllowed):
+        video.do_enter_waiting_room(Actor(user=tw.world.proxy_user), access, tw.appointment)
 
 
 def test_a_proxy_whose_grant_is_revoked_loses_the_visit(tw: TelehealthWorld) -> None:
@@ -289,6 +314,9 @@ def test_call_config_is_the_contract(tw: TelehealthWorld) -> None:
     assert config["pollMs"] == 1000 and config["phone"] == "507-555-0101"
     assert config["leaveUrl"] == reverse("video:leave", args=args)
     assert config["endUrl"] == reverse("staff_video:end", args=args)
+    assert config["admitUrl"] == reverse("staff_video:admit", args=args)
+    assert config["removeUrl"] == reverse("staff_video:remove", args=args)
+    assert config["roleNames"]["proxy"] == "Family member or carer"
     assert config["canShareScreen"] is True
     assert "507-555-0101" in config["text"]["noWebrtc"]
 
