@@ -43,11 +43,20 @@ def closes_at(appointment: Appointment) -> dt.datetime:
 def is_joinable(appointment: Appointment, now: dt.datetime | None = None) -> bool:
     """A live video appointment inside its window (opens shortly before, closes a while after)."""
     now = now or timezone.now()
-    return (
+    in_window = (
         appointment.is_video
         and appointment.status in LIVE_STATUSES
         and opens_at(appointment) <= now <= closes_at(appointment)
     )
+    return in_window and not _call_ended(appointment)
+
+
+def _call_ended(appointment: Appointment) -> bool:
+    """The clinician ended the call (asked only inside the window: a handful of appointments at most)."""
+    cache = appointment._state.fields_cache
+    if "video_visit" in cache:  # loaded with select_related("video_visit"), None when never opened
+        return cache["video_visit"] is not None and bool(cache["video_visit"].is_ended)
+    return VideoVisit.objects.filter(appointment=appointment, status=VideoVisit.Status.ENDED).exists()
 
 
 def invitation_in_force(appointment: Appointment, now: dt.datetime | None = None) -> bool:

@@ -23,9 +23,9 @@ from portal.audit.models import AuditEvent
 from portal.dashboard.cards import Card, card_provider
 from portal.patients.access import PatientAccess
 from portal.patients.models import Scope
-from portal.scheduling.access import appointments_of, may_see_appointments
+from portal.scheduling.access import appointments_of
 from portal.scheduling.models import Mode
-from portal.telehealth.access import LIVE_STATUSES, is_joinable
+from portal.telehealth.access import LIVE_STATUSES, is_joinable, may_join_video
 from portal.telehealth.evisit_access import evisits_of
 from portal.telehealth.models import EVisit
 from portal.telehealth.phrases_evisits import both
@@ -39,7 +39,7 @@ ANSWERED = (EVisit.Status.COMPLETED, EVisit.Status.REDIRECTED)
 @card_provider
 def video_visit(request: HttpRequest, access: PatientAccess) -> Card | None:
     """One query: the video appointments open to join right now."""
-    if access.is_staff_access or not may_see_appointments(access):
+    if not may_join_video(access):
         return None
     now = timezone.now()
     opens = dt.timedelta(minutes=settings.PORTAL_VIDEO_OPENS_MINUTES_BEFORE)
@@ -49,7 +49,7 @@ def video_visit(request: HttpRequest, access: PatientAccess) -> Card | None:
     )
     joinable = [
         appointment
-        for appointment in candidates.order_by("starts_at", "id")[:3]
+        for appointment in candidates.select_related("video_visit").order_by("starts_at", "id")[:3]
         if is_joinable(appointment, now)
     ]
     if not joinable:

@@ -185,3 +185,15 @@ def test_the_host_sends_someone_back_to_the_waiting_room(tw: TelehealthWorld) ->
     assert not video.do_remove_participant(Actor(user=tw.world.clinician), host_access(tw), patient)
     assert not video.do_remove_participant(Actor(user=tw.world.clinician), host_access(tw), host)
     assert AuditEvent.objects.filter(action="telehealth.removed").count() == 1
+
+
+def test_a_call_the_clinician_ended_is_no_longer_offered_to_join(tw: TelehealthWorld) -> None:
+    from portal.telehealth.access import is_joinable
+    from portal.telehealth.templatetags.telehealth import video_join_state
+
+    host, _patient = in_call(tw)
+    assert is_joinable(tw.appointment)
+    video.do_end_visit(Actor(user=tw.world.clinician), host_access(tw), host.visit)
+    fresh = Appointment.objects.get(pk=tw.appointment.pk)
+    assert not is_joinable(fresh)
+    assert video_join_state(fresh) == ""
