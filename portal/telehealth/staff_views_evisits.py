@@ -14,16 +14,14 @@ from typing import Any, cast
 
 from django.contrib import messages
 from django.forms import Form
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
 from portal.accounts.models import signed_in_user
 from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
-from portal.lib.uploads import EXTENSIONS
 from portal.messaging import roles
 from portal.messaging.confidential import category_name
 from portal.organization.models import Campus, CareTeam
@@ -36,7 +34,8 @@ from portal.telehealth import evisit_review
 from portal.telehealth.evisit_access import require_review_evisit, review_queue
 from portal.telehealth.evisit_review import ReviewRefused, campus_of, local_today
 from portal.telehealth.forms_evisit_review import QueueFilterForm, RedirectForm, ReplyForm
-from portal.telehealth.models import EVisit, EVisitPhoto
+from portal.telehealth.models import EVisit
+from portal.telehealth.photos import photo_response
 from portal.telehealth.phrases_evisits import evisit_action
 
 QUEUE_SIZE = 50
@@ -273,18 +272,4 @@ def photo(request: HttpRequest, evisit_id: int, photo_id: int) -> HttpResponse:
         request, access, evisit_action(evisit, "telehealth.evisit_photo_view"), evisit, photo=found.pk
     )
     # A streamed file, which the staff decorators pass through like any response.
-    return cast(HttpResponse, _photo_response(found))
-
-
-def _photo_response(photo: EVisitPhoto) -> FileResponse:
-    try:
-        handle = photo.file.open("rb")
-    except (FileNotFoundError, ValueError) as error:
-        raise Http404 from error
-    stem = slugify(photo.name.rsplit(".", 1)[0])[:60] or "photo"
-    filename = f"{stem}-{photo.pk}.{EXTENSIONS.get(photo.content_type, 'bin')}"
-    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=photo.content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["Cache-Control"] = "no-store, private"
-    return response
+    return cast(HttpResponse, photo_response(found))

@@ -13,16 +13,14 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from portal.audit.actor import Actor
-from portal.lib.uploads import EXTENSIONS
 from portal.patients.access import PatientAccess, filter_confidential, record_read, refuse
 from portal.patients.models import Scope
 from portal.patients.selection import patient_page
@@ -33,6 +31,7 @@ from portal.telehealth import evisits
 from portal.telehealth.evisit_access import evisits_of, require_patient_evisit
 from portal.telehealth.forms_evisits import PhotoForm
 from portal.telehealth.models import EVisit, EVisitCondition, EVisitPhoto
+from portal.telehealth.photos import photo_response
 from portal.telehealth.phrases_evisits import evisit_action
 
 PER_PAGE = 20
@@ -200,21 +199,6 @@ def _photo_of(request: HttpRequest, access: PatientAccess, evisit: EVisit, photo
         raise Http404  # refuse() has raised already; this line is for the type checker
     found.evisit = evisit
     return found
-
-
-def photo_response(found: EVisitPhoto) -> FileResponse:
-    """The stored photo as a download, never shown inside the portal (for either side's view)."""
-    try:
-        handle = found.file.open("rb")
-    except (FileNotFoundError, ValueError) as error:
-        raise Http404 from error
-    stem = slugify(found.name.rsplit(".", 1)[0])[:60] or "photo"
-    filename = f"{stem}-{found.pk}.{EXTENSIONS.get(found.content_type, 'bin')}"
-    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=found.content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    response["Cache-Control"] = "no-store, private"
-    return response
 
 
 # Sending and withdrawing -----------------------------------------------------------------------
