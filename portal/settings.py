@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "portal.messaging",
     "portal.billing",
     "portal.telehealth",
+    "oauth2_provider",
+    "portal.smart",
     "portal.fhir",
     "portal.core",
 ]
@@ -474,6 +476,26 @@ PORTAL_VIDEO_OPENS_MINUTES_BEFORE = env_int("PORTAL_VIDEO_OPENS_MINUTES_BEFORE",
 PORTAL_VIDEO_CLOSES_MINUTES_AFTER = env_int("PORTAL_VIDEO_CLOSES_MINUTES_AFTER", 60)
 # How often a video visit's page asks the portal for signaling and chat.
 PORTAL_VIDEO_POLL_MS = env_int("PORTAL_VIDEO_POLL_MS", 1000)
+
+# SMART App Launch: django-oauth-toolkit is the authorization server for the FHIR API.
+# Apps must use PKCE (S256); refresh tokens rotate, and a reused one revokes the family.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER = {
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PRODUCTION else ["https", "http"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env_int("PORTAL_API_TOKEN_SECONDS", 3600),
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+}
+# Rows a FHIR search page holds by default and at most (`_count`).
+PORTAL_FHIR_PAGE_SIZE = env_int("PORTAL_FHIR_PAGE_SIZE", 50)
+PORTAL_FHIR_MAX_PAGE_SIZE = env_int("PORTAL_FHIR_MAX_PAGE_SIZE", 200)
 
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105

@@ -1,0 +1,1 @@
+"""Every resource type the API serves; importing this package registers them."""

@@ -1,0 +1,12 @@
+"""How apps' access reads in the patient's access log."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from portal.audit.vocabulary import register
+
+register("smart.authorize", _("allowed an app to read the record"))
+register("smart.revoke", _("disconnected an app"))
+register("fhir.read", _("an app read the record"))
+register("fhir.search", _("an app searched the record"))
