@@ -13,6 +13,7 @@ import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
 from portal.lib.env import ConfigError, env_bool, env_int, env_list, env_str
+from portal.smart.keys import oidc_private_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PORTAL_ENV = env_str("PORTAL_ENV", "development")
@@ -480,10 +481,12 @@ PORTAL_VIDEO_POLL_MS = env_int("PORTAL_VIDEO_POLL_MS", 1000)
 # SMART App Launch: django-oauth-toolkit is the authorization server for the FHIR API.
 # Apps must use PKCE (S256); refresh tokens rotate, and a reused one revokes the family.
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
-OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
-OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105  (a model name)
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105  (a model name)
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
-OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105  (a model name)
+# The issuer of ID tokens, also published in /.well-known/smart-configuration.
+PORTAL_OAUTH_ISSUER = env_str("PORTAL_OAUTH_ISSUER", SITE_ROOT.rstrip("/") + "/oauth")
 OAUTH2_PROVIDER = {
     "PKCE_REQUIRED": True,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"] if PRODUCTION else ["https", "http"],
@@ -492,6 +495,25 @@ OAUTH2_PROVIDER = {
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+    # A refresh token (only with offline_access) dies this long after its last access token.
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env_int("PORTAL_API_REFRESH_DAYS", 90) * 86400,
+    # "plain" PKCE is refused; only S256 (the consent view refuses it first, with a clear error).
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    # The consent screen asks every time; nothing is approved silently.
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "OAUTH2_VALIDATOR_CLASS": "portal.smart.validator.SmartValidator",
+    "SCOPES_BACKEND_CLASS": "portal.smart.validator.SmartScopes",
+    "SCOPES": {},
+    "DEFAULT_SCOPES": [],
+    # OpenID Connect: ID tokens carry fhirUser (signed RS256 with this key).
+    "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": PORTAL_OAUTH_ISSUER,
+    "OIDC_RSA_PRIVATE_KEY": oidc_private_key(
+        env_str("PORTAL_OIDC_PRIVATE_KEY"), DATA_DIR, production=PRODUCTION
+    ),
+    "ID_TOKEN_EXPIRE_SECONDS": 3600,
 }
 # Rows a FHIR search page holds by default and at most (`_count`).
 PORTAL_FHIR_PAGE_SIZE = env_int("PORTAL_FHIR_PAGE_SIZE", 50)

@@ -1,6 +1,13 @@
-"""Being built (issue 9)."""
+"""Connected apps, on the patient side (/apps/)."""
 
 from __future__ import annotations
 
+from django.urls import path
+
+from portal.smart import views_apps
+
 app_name = "connected_apps"
-urlpatterns: list[object] = []
+urlpatterns = [
+    path("", views_apps.connected_apps, name="list"),
+    path("<int:authorization_id>/disconnect/", views_apps.disconnect, name="disconnect"),
+]

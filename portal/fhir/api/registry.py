@@ -52,6 +52,11 @@ class ResourceType:
     sorts: dict[str, tuple[str, ...]] = field(default_factory=dict)  # _sort name -> order_by fields
     last_updated_field: str = "updated_at"
     includes: tuple[str, ...] = ()  # supported _include values, e.g. "MedicationRequest:medication"
+    # How the engine resolves each of `includes`: the target resource type's name and the
+    # target row's pk for one row (None when the row names none). The engine loads the
+    # targets only through the target type's own `rows(grant)`, so an include never
+    # reaches a row the grant could not read directly.
+    include_targets: dict[str, tuple[str, Callable[[Any], int | None]]] = field(default_factory=dict)
 
 
 _registry: dict[str, ResourceType] = {}

@@ -1,0 +1,89 @@
+"""SMART App Launch discovery: `/.well-known/smart-configuration`, and OpenID Connect's.
+
+Served for the FHIR base (`/fhir/r4/.well-known/smart-configuration`, routed by the FHIR
+API's URLs) and under `/oauth/`. Endpoint URLs are built from the request, so a client
+reaching the portal under its own host name gets URLs it can use; the issuer is fixed
+(settings `PORTAL_OAUTH_ISSUER`), as ID tokens carry it.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_safe
+
+CAPABILITIES = [
+    "launch-standalone",
+    "client-public",
+    "client-confidential-symmetric",
+    "context-standalone-patient",
+    "permission-offline",
+    "permission-patient",
+    "permission-v1",
+    "permission-v2",
+    "sso-openid-connect",
+]
+SCOPES_SUPPORTED = [
+    "openid",
+    "fhirUser",
+    "launch/patient",
+    "offline_access",
+    "online_access",
+    "patient/*.rs",
+    "patient/*.read",
+]
+
+
+def _url(request: HttpRequest, name: str) -> str:
+    return request.build_absolute_uri(reverse(name))
+
+
+def _cached(response: JsonResponse) -> JsonResponse:
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_safe
+def smart_configuration(request: HttpRequest) -> JsonResponse:
+    return _cached(
+        JsonResponse(
+            {
+                "issuer": settings.PORTAL_OAUTH_ISSUER,
+                "jwks_uri": _url(request, "smart:jwks"),
+                "authorization_endpoint": _url(request, "smart:authorize"),
+                "token_endpoint": _url(request, "smart:token"),
+                "revocation_endpoint": _url(request, "smart:revoke"),
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "response_types_supported": ["code"],
+                "code_challenge_methods_supported": ["S256"],
+                "scopes_supported": SCOPES_SUPPORTED,
+                "capabilities": CAPABILITIES,
+            }
+        )
+    )
+
+
+@require_safe
+def openid_configuration(request: HttpRequest) -> JsonResponse:
+    return _cached(
+        JsonResponse(
+            {
+                "issuer": settings.PORTAL_OAUTH_ISSUER,
+                "authorization_endpoint": _url(request, "smart:authorize"),
+                "token_endpoint": _url(request, "smart:token"),
+                "revocation_endpoint": _url(request, "smart:revoke"),
+                "jwks_uri": _url(request, "smart:jwks"),
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "scopes_supported": SCOPES_SUPPORTED,
+                "claims_supported": ["sub", "fhirUser", "iss", "aud", "exp", "iat", "auth_time", "nonce"],
+                "code_challenge_methods_supported": ["S256"],
+                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            }
+        )
+    )
