@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 # Scopes that are not about resources, and which the portal supports.
 CONTEXT_SCOPES = frozenset({"launch/patient", "openid", "fhirUser", "offline_access", "online_access"})
@@ -41,7 +41,8 @@ class ResourceScope:
     def text(self) -> str:
         """The scope in v2 syntax, as granted."""
         perms = ("r" if self.read else "") + ("s" if self.search else "")
-        query = "&".join(f"{key}={value}" for key, value in self.query)
+        # Re-encoded, so a decoded space or ampersand cannot split one granted scope into several.
+        query = urlencode(self.query, safe="|:/")
         return f"{self.context}/{self.resource_type}.{perms}" + (f"?{query}" if query else "")
 
 
@@ -107,6 +108,8 @@ def _resource(token: str) -> ResourceScope | None:
             return None  # v2 requires the letters once each, in the order c r u d s
         read, search = "r" in perms, "s" in perms
     query = tuple(parse_qsl(match["query"] or "", keep_blank_values=False))
+    if any(not part.isprintable() or any(c.isspace() for c in part) for pair in query for part in pair):
+        return None  # a restriction value with spaces or control characters is not a scope we grant
     return ResourceScope("patient", match["type"], read, search, query)
 
 

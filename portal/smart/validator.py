@@ -23,6 +23,7 @@ from oauthlib.common import Request
 
 from portal.fhir.mapping.outbound import resource_id
 from portal.smart import scopes as smart_scopes
+from portal.smart.access import sharing_access
 from portal.smart.models import AppRegistration, GrantBinding, PatientAuthorization, TokenBinding
 
 # Scopes apps commonly ask for that grant nothing here but need not fail the request.
@@ -144,8 +145,9 @@ class SmartValidator(OAuth2Validator):
         return binding is not None and self._bind_request(request, binding.authorization)
 
     def _bind_request(self, request: Request, authorization: PatientAuthorization) -> bool:
-        """Carry the authorization through the token request; False when it was revoked."""
-        if authorization.revoked_at is not None:
+        """Carry the authorization through the token request; False when it was revoked or the
+        person may no longer share the record (a proxy grant ended)."""
+        if sharing_access(authorization) is None:
             return False
         request.smart_authorization = authorization
         request.extra_credentials = {

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -58,12 +59,22 @@ def _shown(authorization: PatientAuthorization, user_id: int | None) -> Connecte
     )
 
 
+def visible_authorizations(access: PatientAccess) -> QuerySet[PatientAuthorization]:
+    """The patient's app connections this access may see and disconnect.
+
+    A parent of a 12-17-year-old (an access that hides confidential categories) sees only
+    the connections they made themselves: which apps a teenager uses is theirs to keep.
+    """
+    rows = PatientAuthorization.objects.filter(patient=access.patient)
+    return rows.filter(user=access.user) if access.hidden_categories else rows
+
+
 @patient_page(scope=Scope.VIEW)
 def connected_apps(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     """Every app connected to the record now, and those disconnected lately."""
     since = timezone.now() - dt.timedelta(days=DISCONNECTED_SHOWN_DAYS)
     rows = list(
-        PatientAuthorization.objects.filter(patient=access.patient)
+        visible_authorizations(access)
         .exclude(revoked_at__lt=since)
         .select_related("application__registration", "user")
         .order_by("-created_at", "-id")
@@ -92,7 +103,7 @@ def disconnect(request: HttpRequest, authorization_id: int) -> HttpResponse:
         Scope.VIEW,
         pk=authorization_id,
     )
-    if access.is_staff_access:
+    if access.is_staff_access or not visible_authorizations(access).filter(pk=authorization.pk).exists():
         # Patient pages never carry staff rights: a clinician cannot disconnect a patient's app.
         refuse(request, access.patient, what="smart.patientauthorization", lookup=str(authorization_id))
     if authorization.revoked_at is not None:

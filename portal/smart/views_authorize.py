@@ -10,6 +10,7 @@ Allow or Deny.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -146,7 +147,21 @@ class _Page:
             "error": error,
             "action": self.request.get_full_path(),
         }
-        return render(self.request, "smart/authorize.html", context, status=status)
+        response = render(self.request, "smart/authorize.html", context, status=status)
+        # Allowing redirects the form's POST to the app; browsers apply the page's
+        # form-action to that redirect, so the app's registered origins are allowed too.
+        response._csp_update = {"form-action": ["'self'", *_redirect_origins(self.application)]}  # type: ignore[attr-defined]
+        return response
+
+
+def _redirect_origins(application: Application) -> list[str]:
+    """The scheme://host[:port] of each of the app's (exactly matched) redirect URIs."""
+    origins: list[str] = []
+    for uri in application.redirect_uris.split():
+        parts = urlsplit(uri)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+    return list(dict.fromkeys(origins))
 
 
 def _homepage(application: Application) -> str:

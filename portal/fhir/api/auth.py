@@ -14,9 +14,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
-from portal.patients.access import PatientAccess, decide
-from portal.patients.models import Patient, Scope
+from portal.patients.access import PatientAccess
+from portal.patients.models import Patient
 from portal.smart import scopes as smart_scopes
+from portal.smart.access import sharing_access
 from portal.smart.models import PatientAuthorization, TokenBinding
 
 # last_used_at is written at most this often per authorization.
@@ -62,8 +63,8 @@ def authenticate(request: HttpRequest) -> ApiGrant:
     if token is None or binding is None or token.is_expired():
         raise ApiError(401, "The access token is not valid.", "expired")
     authorization = binding.authorization
-    access = decide(authorization.user, authorization.patient)
-    if authorization.revoked_at is not None or access is None or not access.allows(Scope.VIEW):
+    access = sharing_access(authorization)
+    if access is None:
         raise ApiError(401, "The access token is not valid.", "expired")
     _note_use(authorization)
     return ApiGrant(access, authorization, smart_scopes.parse(token.scope))

@@ -96,8 +96,11 @@ def add_includes(
 
 
 def everything_types(grant: ApiGrant, types: dict[str, ResourceType]) -> list[ResourceType]:
-    """The types the grant may read, Patient first, then by name (a stable order for paging)."""
-    allowed = [kind for name, kind in types.items() if grant.allows(name, "read")]
+    """The types the grant may both read and search (listing everything is a search), Patient
+    first, then by name (a stable order for paging)."""
+    allowed = [
+        kind for name, kind in types.items() if grant.allows(name, "read") and grant.allows(name, "search")
+    ]
     return sorted(allowed, key=lambda kind: (kind.name != "Patient", kind.name))
 
 
@@ -132,7 +135,9 @@ def everything_page(
     for position in range(max(index, 0), len(kinds)):
         kind = kinds[position]
         fields = ordering(kind, [])
-        rows_query: models.QuerySet[Any] = ordered(restricted(kind, kind.rows(grant), grant, "read"), fields)
+        rows_query: models.QuerySet[Any] = ordered(
+            restricted(kind, kind.rows(grant), grant, "search"), fields
+        )
         if position == index and key is not None:
             if len(key) != len(fields):
                 raise SearchError("The _page token is not valid for this request.")
