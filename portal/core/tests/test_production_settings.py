@@ -11,6 +11,21 @@ ROOT = Path(__file__).resolve().parents[3]
 GOOD_KEY = "k" * 20 + "-production-secret-key-for-the-settings-test-only-0123456789"
 
 
+def _oidc_key(tmp_path: Path) -> Path:
+    """Production needs the ID-token signing key from outside; a fresh one for each test."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "oidc.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return path
+
+
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {
         key: value
@@ -18,7 +33,10 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
         if key not in {"DATABASE_URL", "SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
     }
     environment.update(
-        PORTAL_ENV="production", PORTAL_DATA_DIR=str(tmp_path), ALLOWED_HOSTS="portal.example.org"
+        PORTAL_ENV="production",
+        PORTAL_DATA_DIR=str(tmp_path),
+        ALLOWED_HOSTS="portal.example.org",
+        PORTAL_OIDC_PRIVATE_KEY_FILE=str(_oidc_key(tmp_path)),
     )
     environment.update(env)
     return subprocess.run(  # noqa: S603  (our own interpreter and manage.py)
