@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "portal.telehealth",
     "oauth2_provider",
     "portal.smart",
+    "portal.bulk",
     "portal.fhir",
     "portal.core",
 ]
