@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from portal.healthcards.keys import shc_private_key
 from portal.lib.env import ConfigError, env_bool, env_int, env_list, env_str
 from portal.smart.keys import oidc_private_key
 
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "oauth2_provider",
     "portal.smart",
     "portal.bulk",
+    "portal.healthcards",
     "portal.fhir",
     "portal.core",
 ]
@@ -523,6 +525,13 @@ OAUTH2_PROVIDER = {
     ),
     "ID_TOKEN_EXPIRE_SECONDS": 3600,
 }
+# SMART Health Cards: the P-256 key that signs them (its public half is served at
+# /.well-known/jwks.json), the issuer URL cards carry (verifiers fetch the key from
+# <issuer>/.well-known/jwks.json, so it must be this site's public https address), and
+# how far back the lab results card looks.
+PORTAL_SHC_PRIVATE_KEY = shc_private_key(env_str("PORTAL_SHC_PRIVATE_KEY"), DATA_DIR, production=PRODUCTION)
+PORTAL_SHC_ISSUER = env_str("PORTAL_SHC_ISSUER", SITE_ROOT).rstrip("/")
+PORTAL_SHC_LAB_MONTHS = env_int("PORTAL_SHC_LAB_MONTHS", 12)
 # Rows a FHIR search page holds by default and at most (`_count`).
 PORTAL_FHIR_PAGE_SIZE = env_int("PORTAL_FHIR_PAGE_SIZE", 50)
 PORTAL_FHIR_MAX_PAGE_SIZE = env_int("PORTAL_FHIR_MAX_PAGE_SIZE", 200)

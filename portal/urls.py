@@ -54,6 +54,7 @@ urlpatterns = [
     path("staff/notifications/", include("portal.notifications.staff_urls")),
     path("demo/mailbox/", include("portal.notifications.mailbox_urls")),
     path("admin/", admin.site.urls),
+    path("", include("portal.healthcards.urls")),
     path("", include("portal.dashboard.urls")),
 ]
 

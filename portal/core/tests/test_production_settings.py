@@ -26,6 +26,20 @@ def _oidc_key(tmp_path: Path) -> Path:
     return path
 
 
+def _shc_key(tmp_path: Path) -> Path:
+    """Production needs the health-card signing key (EC P-256) from outside too."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    path = tmp_path / "shc.pem"
+    path.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return path
+
+
 def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {
         key: value
@@ -37,6 +51,7 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
         PORTAL_DATA_DIR=str(tmp_path),
         ALLOWED_HOSTS="portal.example.org",
         PORTAL_OIDC_PRIVATE_KEY_FILE=str(_oidc_key(tmp_path)),
+        PORTAL_SHC_PRIVATE_KEY_FILE=str(_shc_key(tmp_path)),
     )
     environment.update(env)
     return subprocess.run(  # noqa: S603  (our own interpreter and manage.py)
