@@ -20,13 +20,13 @@ from fhirclient.models.condition import Condition
 from fhirclient.models.observation import Observation
 from fhirclient.models.patient import Patient as FhirPatient
 from fhirclient.server import FHIRNotFoundException
-from oauth2_provider.models import AccessToken, Application
+from oauth2_provider.models import Application
 from playwright.sync_api import Page, Route, expect
 
 from portal.browser_tests.conftest import LogIn, check_page
 from portal.records.tests.support import make_panel, make_problem
 from portal.smart.models import AppRegistration, PatientAuthorization
-from portal.smart.tests.support import make_app
+from portal.smart.tests.support import make_app, stored_access_token
 from portal.test import World, make_patient
 
 pytestmark = pytest.mark.browser
@@ -228,7 +228,7 @@ def test_consent_errors_and_narrowing(
 
     page.locator('input[name="keep"][value="patient/Observation.rs"]').check()
     launched = allow_and_return(page, smart, seen)
-    granted = set(AccessToken.objects.get(token=launched.token).scope.split())
+    granted = set(stored_access_token(launched.token).scope.split())
     assert "patient/Observation.rs" in granted
     assert "patient/Condition.rs" not in granted
     assert (

@@ -109,6 +109,7 @@ def _kind(name: str) -> ResourceType:
 
 def _require(grant: ApiGrant, kind: ResourceType, interaction: str) -> None:
     if not grant.allows(kind.name, interaction):
+        grant.refused(403, kind.name, interaction)
         raise ApiError(403, f"The app was not granted {interaction} access to {kind.name}.", "forbidden")
 
 
@@ -155,6 +156,7 @@ def read(request: HttpRequest, type_name: str, resource_id: str) -> HttpResponse
     with timezone.override(_zone(grant)):
         row = restricted(kind, kind.rows(grant), grant, "read").filter(pk=pk).first()
         if row is None:
+            grant.refused(404, kind.name, "read", resource_id)
             raise missing
         resource = kind.to_fhir(row, grant)
     _audit(request, grant, "fhir.read", kind.name, 1, obj=row)

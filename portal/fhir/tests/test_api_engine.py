@@ -197,8 +197,11 @@ def test_revoked_expired_and_proxy_lost_are_401(world: World) -> None:
     error(get("nonsense", "Patient"), 401)
     from oauth2_provider.models import AccessToken
 
+    from portal.smart.tokens import checksum
+
     expired = issue_token(world.alice_user, world.alice)
-    AccessToken.objects.filter(token=expired).update(expires=timezone.now() - dt.timedelta(seconds=1))
+    stale = timezone.now() - dt.timedelta(seconds=1)
+    AccessToken.objects.filter(token_checksum=checksum(expired)).update(expires=stale)
     error(get(expired, "Patient"), 401)
     proxy = issue_token(world.proxy_user, world.alice)
     bundle(get(proxy, "Patient"))

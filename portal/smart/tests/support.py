@@ -6,11 +6,12 @@ import datetime as dt
 import secrets
 
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, Application
+from oauth2_provider.models import AccessToken, Application, RefreshToken, set_token_value
 
 from portal.accounts.models import User
 from portal.patients.models import Patient
 from portal.smart.models import PatientAuthorization, TokenBinding
+from portal.smart.tokens import checksum
 
 
 def make_app(
@@ -34,12 +35,28 @@ def issue_token(
     authorization = PatientAuthorization.objects.create(
         application=app, user=user, patient=patient, scopes=scope
     )
-    token = AccessToken.objects.create(
-        user=user,
-        application=app,
-        token=secrets.token_urlsafe(32),
-        expires=timezone.now() + dt.timedelta(hours=1),
-        scope=scope,
+    value = secrets.token_urlsafe(32)
+    token = AccessToken(
+        user=user, application=app, expires=timezone.now() + dt.timedelta(hours=1), scope=scope
     )
+    # As the toolkit stores it: the checksum only, under hashed storage (settings).
+    set_token_value(token, value)
+    token.save()
     TokenBinding.objects.create(access_token=token, authorization=authorization)
-    return str(token.token)
+    return value
+
+
+def stored_access_token(value: str) -> AccessToken:
+    """The access token row for a token value an app holds (found by its checksum)."""
+    return AccessToken.objects.get(token_checksum=checksum(value))
+
+
+def add_refresh_token(access_token: AccessToken) -> str:
+    """A live refresh token for `access_token`, stored as the toolkit stores one."""
+    value = secrets.token_urlsafe(32)
+    refresh = RefreshToken(
+        user=access_token.user, application=access_token.application, access_token=access_token
+    )
+    set_token_value(refresh, value)
+    refresh.save()
+    return value

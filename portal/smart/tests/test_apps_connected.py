@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 import pytest
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from django.utils import timezone
-from oauth2_provider.models import AccessToken, Application, RefreshToken
+from oauth2_provider.models import Application, RefreshToken
 
 from portal.accounts.models import User
 from portal.audit.models import AuditEvent
 from portal.fhir.api.auth import ApiError, authenticate
 from portal.patients.models import Scope
 from portal.smart.models import AppRegistration, PatientAuthorization
-from portal.smart.tests.support import issue_token, make_app
+from portal.smart.tests.support import add_refresh_token, issue_token, make_app, stored_access_token
+from portal.smart.tokens import checksum
 from portal.test import World, query_count
 
 LIST = reverse("connected_apps:list")
@@ -107,13 +107,7 @@ def test_empty_state_explains_connecting(world: World) -> None:
 @pytest.mark.parametrize("persona", ["patient", "proxy"])
 def test_disconnecting_ends_the_token_at_once(world: World, persona: str) -> None:
     token, authorization = _connect(world)
-    access_token = AccessToken.objects.get(token=token)
-    refresh = RefreshToken.objects.create(
-        user=world.alice_user,
-        application=access_token.application,
-        token=secrets.token_urlsafe(32),
-        access_token=access_token,
-    )
+    refresh = RefreshToken.objects.get(token_checksum=checksum(add_refresh_token(stored_access_token(token))))
     assert authenticate(_bearer(token)).patient == world.alice  # type: ignore[arg-type]
     client = _client(world, persona)
     url = reverse("connected_apps:disconnect", args=[authorization.pk])
