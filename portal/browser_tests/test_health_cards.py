@@ -56,7 +56,7 @@ def test_the_patient_makes_both_cards(page: Page, record: World, log_in: LogIn) 
     expect(page.get_by_role("heading", level=1)).to_have_text("SMART Health Cards")
     check_page(page)
 
-    page.get_by_role("link", name="Immunizations", exact=True).last.click()
+    page.get_by_role("link", name="Card of your immunizations").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Health card: immunizations")
     expect(page.get_by_role("heading", name="Influenza, seasonal")).to_be_visible()
     expect(page.get_by_text("Travel vaccine, unspecified")).to_be_visible()  # left out, and said so
@@ -77,7 +77,7 @@ def test_the_patient_makes_both_cards(page: Page, record: World, log_in: LogIn) 
     claims(page, card_file["verifiableCredential"][0])
 
     page.get_by_role("link", name="Back to health cards").click()
-    page.get_by_role("link", name="Recent test results").click()
+    page.get_by_role("link", name="Card of your recent test results").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Health card: recent test results")
     expect(page.get_by_role("heading", name="Potassium")).to_be_visible()
     check_page(page)

@@ -289,7 +289,9 @@ def test_a_full_card_keeps_the_newest_and_says_what_was_left_out(world: World) -
     assert len(card.jws) <= cards.MAX_QR_JWS
     assert card.items[0].name == "Vaccine number 59"
     assert card.no_room[0].when < card.items[-1].when
-    # One more would not have fitted: the card is as full as it can be.
+    # The size is computed exactly without signing, and one more would not have fitted.
+    _header, signed_payload = verified(card.jws)
+    assert cards.signing.signed_length(signed_payload) == len(card.jws)
     bigger = cards.payload(world.alice, card.items + card.no_room[:1], 0)
     assert cards.signing.signed_length(bigger) > cards.MAX_QR_JWS
     version = qr.qr_code(card.jws).version
