@@ -7,11 +7,13 @@ transport-security setting.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from portal.core.observability.logs import logging_config
 from portal.healthcards.keys import shc_private_key
 from portal.lib.env import ConfigError, env_bool, env_int, env_list, env_str
 from portal.smart.keys import oidc_private_key
@@ -74,6 +76,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so the request id and the timing cover everything below.
+    "portal.core.observability.middleware.observability_middleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "portal.core.middleware.no_store_middleware",
@@ -540,9 +544,25 @@ PORTAL_FHIR_MAX_PAGE_SIZE = env_int("PORTAL_FHIR_MAX_PAGE_SIZE", 200)
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-}
+# Observability (portal/core/observability, docs/observability.md): logs to stderr, JSON
+# lines in production, each with its request id, secrets masked; Prometheus metrics at
+# /metrics for the listed networks or the bearer token (else a 404); the worker's
+# heartbeat, which /readyz requires to be younger than three beats.
+PORTAL_LOG_FORMAT = env_str("PORTAL_LOG_FORMAT", "json" if PRODUCTION else "text")
+if PORTAL_LOG_FORMAT not in ("json", "text"):
+    raise ConfigError("PORTAL_LOG_FORMAT must be json or text")
+LOGGING = logging_config(json=PORTAL_LOG_FORMAT == "json", level=env_str("LOG_LEVEL", "INFO").upper())
+PORTAL_METRICS_ALLOWED_IPS = env_list("PORTAL_METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+for _network in PORTAL_METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _error:
+        raise ConfigError(f"PORTAL_METRICS_ALLOWED_IPS: {_network!r} is not a network") from _error
+PORTAL_METRICS_TOKEN = env_str("PORTAL_METRICS_TOKEN")
+if PORTAL_METRICS_TOKEN and len(PORTAL_METRICS_TOKEN) < 32:
+    raise ConfigError("PORTAL_METRICS_TOKEN must be 32 or more random characters")
+PORTAL_WORKER_HEARTBEAT_SECONDS = env_int("PORTAL_WORKER_HEARTBEAT_SECONDS", 15)
+if PORTAL_WORKER_HEARTBEAT_SECONDS < 1:
+    raise ConfigError("PORTAL_WORKER_HEARTBEAT_SECONDS must be at least 1")
+# The test run has no worker (tasks run inline), so there /readyz checks only the database.
+PORTAL_READYZ_REQUIRES_WORKER = env_bool("PORTAL_READYZ_REQUIRES_WORKER", default=PORTAL_ENV != "test")

@@ -5,10 +5,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from portal.core import views as core_views
+from portal.core.observability import views as observability_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
-    path("readyz", core_views.readyz, name="readyz"),
+    path("readyz", observability_views.readyz, name="readyz"),
+    path("metrics", observability_views.metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("accounts/", include("portal.accounts.urls")),
     path("accounts/", include("allauth.urls")),

@@ -1,0 +1,2 @@
+"""Observability: request ids and structured logs, Prometheus metrics, readiness and the
+worker's heartbeat (docs/observability.md)."""
