@@ -17,8 +17,10 @@ from portal.fhir.api.search import (
     after,
     decode_key,
     encode_key,
+    is_searchable,
     ordered,
     ordering,
+    parts_of,
     restricted,
     row_key,
 )
@@ -32,6 +34,7 @@ class Searchset:
     entries: list[dict[str, Any]] = field(default_factory=list)
     links: list[dict[str, str]] = field(default_factory=list)
     seen: set[tuple[str, str]] = field(default_factory=set)
+    total: int | None = None  # only when asked for (`_total=accurate`)
 
     def add(self, resource: dict[str, Any], mode: str = "match") -> None:
         key = (str(resource["resourceType"]), str(resource.get("id", "")))
@@ -60,35 +63,55 @@ class Searchset:
             )
 
     def bundle(self) -> dict[str, Any]:
-        return {"resourceType": "Bundle", "type": "searchset", "link": self.links, "entry": self.entries}
+        found: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+        if self.total is not None:
+            found["total"] = self.total
+        return found | {"link": self.links, "entry": self.entries}
+
+
+def _target_pks(value: Any) -> set[int]:
+    """The pks one row names for an include: none, one, or (a care team's members) several."""
+    if value is None:
+        return set()
+    if isinstance(value, int):
+        return {value}
+    return {pk for pk in value if pk is not None}
 
 
 def add_includes(
     found: Searchset,
-    resource_type: ResourceType,
-    rows: list[Any],
+    rows: list[tuple[ResourceType, Any]],
     includes: list[str],
     grant: ApiGrant,
     types: dict[str, ResourceType],
 ) -> int:
-    """Add the `_include`d resources of the page's rows (one query per include); how many were added.
+    """Add the `_include`d resources of the page's rows, each (part, row); how many were added.
 
-    Targets come only from the target type's `rows(grant)`, after the grant's scopes for
-    it, so an include can never reach what a direct read could not.
+    One query per include and target type. Targets come only from the target type's
+    `rows(grant)`, after the grant's scopes for it, so an include can never reach what a
+    direct read could not. A target served from several models is never an include target
+    (a bare pk would not say which).
     """
     added = 0
     for name in includes:
-        target_name, target_of = resource_type.include_targets.get(name, ("", None))
-        target = types.get(target_name)
-        if target is None or target_of is None or not grant.allows(target_name, "read"):
-            continue
-        pks = {pk for pk in (target_of(row) for row in rows) if pk is not None}
-        if not pks:
-            continue
-        for row in restricted(target, target.rows(grant), grant, "read").filter(pk__in=sorted(pks)):
-            before = len(found.entries)
-            found.add(target.to_fhir(row, grant), mode="include")
-            added += len(found.entries) - before
+        pks_by_target: dict[str, set[int]] = {}
+        for part, row in rows:
+            target_name, target_of = part.include_targets.get(name, ("", None))
+            if target_of is not None:
+                pks_by_target.setdefault(target_name, set()).update(_target_pks(target_of(row)))
+        for target_name, pks in pks_by_target.items():
+            target = types.get(target_name)
+            if (
+                target is None
+                or not pks
+                or len(parts_of(target)) > 1
+                or not grant.allows(target_name, "read")
+            ):
+                continue
+            for row in restricted(target, target.rows(grant), grant, "read").filter(pk__in=sorted(pks)):
+                before = len(found.entries)
+                found.add(target.to_fhir(row, grant), mode="include")
+                added += len(found.entries) - before
     return added
 
 
@@ -96,12 +119,19 @@ def add_includes(
 
 
 def everything_types(grant: ApiGrant, types: dict[str, ResourceType]) -> list[ResourceType]:
-    """The types the grant may both read and search (listing everything is a search), Patient
-    first, then by name (a stable order for paging)."""
+    """The parts of the types the grant may both read and search (listing everything is a
+    search), Patient first, then by name (a stable order for paging).
+
+    Types that are only read by id (Binary) are left out: the DocumentReferences listed
+    carry the address of each one's content.
+    """
     allowed = [
-        kind for name, kind in types.items() if grant.allows(name, "read") and grant.allows(name, "search")
+        kind
+        for name, kind in types.items()
+        if is_searchable(kind) and grant.allows(name, "read") and grant.allows(name, "search")
     ]
-    return sorted(allowed, key=lambda kind: (kind.name != "Patient", kind.name))
+    ordered_kinds = sorted(allowed, key=lambda kind: (kind.name != "Patient", kind.name))
+    return [part for kind in ordered_kinds for part in parts_of(kind)]
 
 
 def everything_cursor(scope: str, index: int, key: list[Any] | None) -> str:

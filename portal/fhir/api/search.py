@@ -5,16 +5,22 @@ Resource modules build their `SearchParam.apply` callables with the helpers here
 common `_id` and `_lastUpdated`, applies the grant's granular restrictions, orders by
 `_sort` and pages with a signed keyset cursor (never OFFSET, so a deep page costs what
 the first one does).
+
+A type may be served from the rows of several models (`ServedType.more`: a
+DocumentReference is a clinical note or a stored file). Each such part keeps its own
+keyset position in the cursor and the page merges the parts' next rows, so paging stays
+exact whatever the parts' field types.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from functools import cmp_to_key
+from typing import IO, Any, Literal
 
 from django.conf import settings
 from django.core import signing
@@ -30,13 +36,78 @@ MAX_PARAMETERS = 60
 MAX_VALUES = 100
 PAGE_SALT = "portal.fhir.api.page"
 # Parameters the engine reads itself, for every type.
-CONTROL = frozenset({"_count", "_sort", "_include", "_page", "_format"})
+CONTROL = frozenset({"_count", "_sort", "_include", "_page", "_format", "_total"})
 COMMON = frozenset({"_id", "_lastUpdated"})
+TOTALS = ("none", "estimate", "accurate")
 
 
 def common_params(resource_type: ResourceType) -> frozenset[str]:
     """`_id` always; `_lastUpdated` for types whose rows record when they changed."""
     return COMMON if resource_type.last_updated_field else frozenset({"_id"})
+
+
+@dataclass(frozen=True)
+class Native:
+    """A row's content in its own format (a Binary read as the file itself, not as FHIR JSON)."""
+
+    content_type: str
+    filename: str
+    open: Callable[[], IO[bytes]]  # raises OSError or ValueError when the stored file is gone
+
+
+@dataclass(frozen=True)
+class ServedType(ResourceType):
+    """A resource type with what the plain registry entry cannot say.
+
+    `more`: further parts served as this same type from other models, each a complete
+    `ResourceType` of the same name with the same search parameter and `_sort` names
+    (its own id prefix, rows and fields). `searchable`: False for a type that is only
+    read by id (Binary). `documentation`: what the CapabilityStatement says of the type.
+    `native`: a row's content in its own format, for a Binary read that asks for it.
+    """
+
+    more: tuple[ResourceType, ...] = ()
+    searchable: bool = True
+    documentation: str = ""
+    native: Callable[[Any], Native] | None = None
+
+    def __post_init__(self) -> None:
+        for part in self.more:
+            same = (
+                part.name == self.name
+                and set(part.search_params) == set(self.search_params)
+                and set(part.sorts) == set(self.sorts)
+                and part.id_prefix != self.id_prefix
+            )
+            if not same:
+                raise ValueError(f"{part.name} part '{part.id_prefix}' does not match {self.name}")
+
+
+def parts_of(resource_type: ResourceType) -> tuple[ResourceType, ...]:
+    """The parts a type is served from: itself, then any further models (`ServedType.more`)."""
+    return (resource_type, *getattr(resource_type, "more", ()))
+
+
+def native_of(resource_type: ResourceType) -> Callable[[Any], Native] | None:
+    found: Callable[[Any], Native] | None = getattr(resource_type, "native", None)
+    return found
+
+
+def is_searchable(resource_type: ResourceType) -> bool:
+    return bool(getattr(resource_type, "searchable", True))
+
+
+def documentation_of(resource_type: ResourceType) -> str:
+    return str(getattr(resource_type, "documentation", ""))
+
+
+def part_for(resource_type: ResourceType, public_id: str) -> tuple[ResourceType, int] | None:
+    """The part whose id prefix the public id carries, and the row pk it names."""
+    for part in parts_of(resource_type):
+        pk = parse_public_id(part, public_id)
+        if pk is not None:
+            return part, pk
+    return None
 
 
 _DATE = re.compile(
@@ -264,6 +335,7 @@ class Query:
     sort: list[tuple[str, bool]] = field(default_factory=list)  # (_sort name, descending)
     includes: list[str] = field(default_factory=list)
     page: str = ""
+    total: str = "none"  # _total: none | estimate | accurate
     ignored: list[str] = field(default_factory=list)
     # The parameters to repeat in paging links (everything but _page), in request order.
     kept: list[tuple[str, str]] = field(default_factory=list)
@@ -317,6 +389,10 @@ def _control(resource_type: ResourceType, query: Query, name: str, value: str, s
             if key not in resource_type.sorts:
                 raise SearchError(f"Cannot sort {resource_type.name} by '{key[:40]}'.")
             query.sort.append((key, descending))
+    elif name == "_total":
+        if value not in TOTALS:
+            raise SearchError(f"_total must be one of: {', '.join(TOTALS)}.")
+        query.total = value
     elif name == "_include":
         if value in resource_type.includes:
             if value not in query.includes:
@@ -461,52 +537,150 @@ def decode_key(item: Any) -> Any:
     return decoders[tag](text)
 
 
-def make_cursor(scope: str, direction: str, key: list[Any]) -> str:
-    return signing.dumps(
-        {"s": scope, "d": direction, "k": [encode_key(value) for value in key]}, salt=PAGE_SALT, compress=True
-    )
+# A part's position in a cursor: None for "all its rows" in the page's direction, EMPTY for
+# none, or (key, inclusive) for the rows beyond (or, inclusive, at and beyond) a row's key.
+EMPTY: Literal["x"] = "x"
+Position = tuple[list[Any], bool] | Literal["x"] | None
+Fields = list[tuple[str, bool]]
 
 
-def read_cursor(token: str, scope: str, size: int) -> tuple[str, list[Any]]:
-    """(direction, key) from a `_page` token made for this same search; SearchError otherwise."""
+def _flip(position: Position) -> Position:
+    """The rows of the part on the other side of the same boundary."""
+    if isinstance(position, tuple):
+        key, inclusive = position
+        return (key, not inclusive)
+    return EMPTY if position is None else None
+
+
+def make_cursor(scope: str, direction: str, positions: list[Position]) -> str:
+    encoded = [
+        position
+        if position is None or position == EMPTY
+        else [[encode_key(v) for v in position[0]], position[1]]
+        for position in positions
+    ]
+    return signing.dumps({"s": scope, "d": direction, "k": encoded}, salt=PAGE_SALT, compress=True)
+
+
+def read_cursor(token: str, scope: str, sizes: Sequence[int]) -> tuple[str, list[Position]]:
+    """(direction, a position per part) from a `_page` token made for this same search; SearchError otherwise.
+
+    `sizes` is the number of ordering fields of each part.
+    """
     try:
         data = signing.loads(token, salt=PAGE_SALT)
-        if data["s"] != scope or data["d"] not in ("n", "p") or len(data["k"]) != size:
+        if data["s"] != scope or data["d"] not in ("n", "p") or len(data["k"]) != len(sizes):
             raise ValueError
-        return data["d"], [decode_key(item) for item in data["k"]]
+        positions: list[Position] = []
+        for item, size in zip(data["k"], sizes, strict=True):
+            if item is None or item == EMPTY:
+                positions.append(item)
+                continue
+            key, inclusive = item
+            if len(key) != size or not isinstance(inclusive, bool):
+                raise ValueError
+            positions.append(([decode_key(value) for value in key], inclusive))
+        return data["d"], positions
     except (signing.BadSignature, ValueError, KeyError, TypeError, IndexError, ArithmeticError):
         raise SearchError("The _page token is not valid for this search.") from None
 
 
 @dataclass
 class Page:
-    rows: list[Any]
-    next_key: list[Any] | None
-    previous_key: list[Any] | None
+    rows: list[tuple[int, Any]]  # (index of the part, row), in the search's order
+    next: list[Position] | None
+    previous: list[Position] | None
+
+
+def _same(fields: Fields, key: list[Any]) -> Q:
+    rule = Q()
+    for (name, _desc), value in zip(fields, key, strict=True):
+        rule &= Q(**{f"{name}__isnull": True}) if value is None else Q(**{name: value})
+    return rule
+
+
+def _comparable(value: Any) -> Any:
+    # A date and an instant of two parts compare as the date's local midnight.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return timezone.make_aware(dt.datetime.combine(value, dt.time.min))
+    return value
+
+
+def _compare_values(first: Any, second: Any, desc: bool) -> int:
+    first, second = _comparable(first), _comparable(second)
+    if first == second:
+        return 0
+    if first is None or second is None:
+        return 1 if first is None else -1  # nulls last, either way
+    result = -1 if first < second else 1
+    return -result if desc else result
+
+
+def _merge_order(fields: Fields) -> Callable[[tuple[int, list[Any]], tuple[int, list[Any]]], int]:
+    """The order of rows of several parts: their fields, then the part, then the id (the last field)."""
+
+    def compare(first: tuple[int, list[Any]], second: tuple[int, list[Any]]) -> int:
+        for (_name, desc), a, b in zip(fields[:-1], first[1][:-1], second[1][:-1], strict=True):
+            found = _compare_values(a, b, desc)
+            if found:
+                return found
+        if first[0] != second[0]:
+            return -1 if first[0] < second[0] else 1
+        return _compare_values(first[1][-1], second[1][-1], fields[-1][1])
+
+    return compare
 
 
 def page_of(
-    queryset: models.QuerySet[Any],
-    fields: list[tuple[str, bool]],
+    parts: list[tuple[models.QuerySet[Any], Fields]],
     count: int,
-    cursor: tuple[str, list[Any]] | None,
+    cursor: tuple[str, list[Position]] | None,
 ) -> Page:
-    """One page in one query: `count` rows after (or before) the cursor, plus one to know if more follow."""
+    """One page: `count` rows from the parts' querysets after (or before) the cursor.
+
+    One query per part, each for `count + 1` rows so that we know whether more follow.
+    """
     if count == 0:
         return Page([], None, None)
-    direction, key = cursor if cursor else ("n", None)
+    direction, positions = cursor if cursor else ("n", [None] * len(parts))
     backwards = direction == "p"
-    rows_query = ordered(queryset, fields, reverse=backwards)
-    if key is not None:
-        rows_query = rows_query.filter(after(fields, key, backwards=backwards))
-    rows = list(rows_query[: count + 1])
-    more = len(rows) > count
-    rows = rows[:count]
+    found: list[tuple[int, list[Any], Any]] = []
+    for index, ((queryset, fields), position) in enumerate(zip(parts, positions, strict=True)):
+        if position == EMPTY:
+            continue
+        rows_query = ordered(queryset, fields, reverse=backwards)
+        if isinstance(position, tuple):
+            key, inclusive = position
+            rule = after(fields, key, backwards=backwards)
+            rows_query = rows_query.filter(rule | _same(fields, key) if inclusive else rule)
+        found += [(index, row_key(row, fields), row) for row in rows_query[: count + 1]]
+    if len(parts) > 1:
+        order = cmp_to_key(_merge_order(parts[0][1]))
+        found.sort(key=lambda item: order((item[0], item[1])), reverse=backwards)
+    more = len(found) > count
+    taken = found[:count]
     if backwards:
-        rows.reverse()
-    if not rows:
+        taken.reverse()
+    if not taken:
         return Page([], None, None)
-    first, last = row_key(rows[0], fields), row_key(rows[-1], fields)
-    if backwards:
-        return Page(rows, last, first if more else None)
-    return Page(rows, last if more else None, first if key is not None else None)
+    first: dict[int, list[Any]] = {}
+    last: dict[int, list[Any]] = {}
+    for index, key, _row in taken:
+        first.setdefault(index, key)
+        last[index] = key
+    # A part with no row on this page keeps its boundary: its rows lie on one side of the page.
+    after_page = [
+        (last[i], False) if i in last else (_flip(positions[i]) if backwards else positions[i])
+        for i in range(len(parts))
+    ]
+    before_page = [
+        (first[i], False) if i in first else (positions[i] if backwards else _flip(positions[i]))
+        for i in range(len(parts))
+    ]
+    has_next = more or backwards
+    has_previous = (more if backwards else cursor is not None) and any(p != EMPTY for p in before_page)
+    return Page(
+        [(index, row) for index, _key, row in taken],
+        after_page if has_next else None,
+        before_page if has_previous else None,
+    )

@@ -4,6 +4,9 @@ Each request: negotiate the format (JSON only), authenticate the bearer token, c
 grant's scopes for the type and interaction, read only the type's `rows(grant)` after the
 grant's granular restrictions, audit the read as the app's access on behalf of the person
 who authorized it, answer FHIR JSON. Every refusal is an OperationOutcome.
+
+A Binary read answers the content itself (a download) unless the client asks for FHIR
+JSON, as the FHIR specification's Binary read says.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import DataError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 from django.views.decorators.csrf import csrf_exempt
 
 from portal.audit.actor import Actor, client_ip
@@ -39,11 +43,16 @@ from portal.fhir.api.outcome import error_response, fhir_response
 from portal.fhir.api.registry import ResourceType, SearchError, resource_types
 from portal.fhir.api.search import (
     MAX_VALUE_LENGTH,
+    Native,
     apply_filters,
+    is_searchable,
     make_cursor,
+    native_of,
     ordering,
     page_of,
     parse_public_id,
+    part_for,
+    parts_of,
     read_cursor,
     read_query,
     restricted,
@@ -55,32 +64,53 @@ ACCEPTED = JSON_FORMATS | {"*/*", "application/*", ""}
 View = Callable[..., HttpResponse]
 
 
-def api_view(*methods: str) -> Callable[[View], View]:
-    """Method check, format negotiation, and every refusal as an OperationOutcome."""
+def api_view(*methods: str, negotiate: bool = True) -> Callable[[View], View]:
+    """Method check, format negotiation (unless the view does its own), and every refusal
+    as an OperationOutcome. Nothing the API answers is health data a cache may keep."""
 
     def decorate(view: View) -> View:
         @csrf_exempt  # bearer tokens, not cookies: nothing for a cross-site form to ride on
         @wraps(view)
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            allowed = (*methods, "HEAD") if "GET" in methods else methods
-            if request.method not in allowed:
-                message = f"{request.method} is not supported here."
-                return error_response(405, message[:100], "not-supported", {"Allow": ", ".join(allowed)})
-            try:
-                _negotiate(request)
-                return view(request, *args, **kwargs)
-            except ApiError as error:
-                return error_response(error.status, error.message, error.code)
-            except SearchError as error:
-                return error_response(400, str(error), "invalid")
-            except (DataError, OverflowError) as error:
-                # A value the database cannot hold (a huge number, a date out of its range).
-                log.info("FHIR API: refused a value the database cannot hold: %s", error)
-                return error_response(400, "A parameter value is out of range.", "invalid")
+            response = _answer(view, methods, negotiate, request, *args, **kwargs)
+            if not response.has_header("Cache-Control"):
+                response["Cache-Control"] = "no-store"
+            return response
 
         return wrapped
 
     return decorate
+
+
+def _answer(
+    view: View, methods: tuple[str, ...], negotiate: bool, request: HttpRequest, *args: Any, **kwargs: Any
+) -> HttpResponse:
+    allowed = (*methods, "HEAD") if "GET" in methods else methods
+    if request.method not in allowed:
+        message = f"{request.method} is not supported here."
+        return error_response(405, message[:100], "not-supported", {"Allow": ", ".join(allowed)})
+    try:
+        if negotiate:
+            _negotiate(request)
+        return view(request, *args, **kwargs)
+    except ApiError as error:
+        return error_response(error.status, error.message, error.code)
+    except SearchError as error:
+        return error_response(400, str(error), "invalid")
+    except (DataError, OverflowError) as error:
+        # A value the database cannot hold (a huge number, a date out of its range).
+        log.info("FHIR API: refused a value the database cannot hold: %s", error)
+        return error_response(400, "A parameter value is out of range.", "invalid")
+
+
+def _accepted_ranges(request: HttpRequest) -> set[str]:
+    """The media ranges of the Accept header, less those refused outright (q=0)."""
+    ranges = set()
+    for part in request.headers.get("Accept", "").split(","):
+        media, *params = (item.strip().lower() for item in part.split(";"))
+        if not any(param.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for param in params):
+            ranges.add(media)
+    return ranges
 
 
 def _negotiate(request: HttpRequest) -> None:
@@ -91,9 +121,26 @@ def _negotiate(request: HttpRequest) -> None:
         if wanted.strip().lower() not in JSON_FORMATS:
             raise ApiError(406, "Only JSON is supported (_format=json).", "not-supported")
         return
-    ranges = {part.split(";")[0].strip().lower() for part in request.headers.get("Accept", "").split(",")}
-    if not ranges & ACCEPTED:
+    if not _accepted_ranges(request) & ACCEPTED:
         raise ApiError(406, "Only JSON is supported (application/fhir+json).", "not-supported")
+
+
+def _wants_native(request: HttpRequest) -> bool:
+    """Whether a Binary read asks for the content itself rather than the Binary resource.
+
+    FHIR JSON when `_format` or Accept names it; anything else (a browser's Accept, a
+    document's own type, `*/*`, no Accept at all) gets the content in its own format.
+    """
+    if "_format" in request.GET or _accepted_ranges(request) & JSON_FORMATS:
+        _negotiate(request)
+        return False
+    return True
+
+
+def _accepts(request: HttpRequest, content_type: str) -> bool:
+    ranges = _accepted_ranges(request)
+    media = content_type.split(";")[0].strip().lower()
+    return bool(ranges & {"", "*/*", media, media.split("/")[0] + "/*"})
 
 
 def _base(request: HttpRequest) -> str:
@@ -144,23 +191,50 @@ def metadata(request: HttpRequest) -> HttpResponse:
     return fhir_response(capability_statement(_base(request), site))
 
 
-@api_view("GET")
+@api_view("GET", negotiate=False)
 def read(request: HttpRequest, type_name: str, resource_id: str) -> HttpResponse:
+    native = type_name == "Binary" and _wants_native(request)
+    if type_name != "Binary":
+        _negotiate(request)
     grant = authenticate(request)
     kind = _kind(type_name)
     _require(grant, kind, "read")
     missing = ApiError(404, f"{kind.name}/{resource_id[:80]} is not known.", "not-found")
-    pk = parse_public_id(kind, resource_id)
-    if pk is None:
+    found = part_for(kind, resource_id)
+    if found is None:
         raise missing
+    part, pk = found
+    opener = native_of(part)
     with timezone.override(_zone(grant)):
-        row = restricted(kind, kind.rows(grant), grant, "read").filter(pk=pk).first()
+        row = restricted(part, part.rows(grant), grant, "read").filter(pk=pk).first()
         if row is None:
             grant.refused(404, kind.name, "read", resource_id)
             raise missing
-        resource = kind.to_fhir(row, grant)
+        if native and opener is not None:
+            response: HttpResponse = _native_response(request, opener(row), missing)
+        else:
+            response = fhir_response(part.to_fhir(row, grant))
     _audit(request, grant, "fhir.read", kind.name, 1, obj=row)
-    return fhir_response(resource)
+    return response
+
+
+def _native_response(request: HttpRequest, content: Native, missing: ApiError) -> HttpResponse:
+    """The stored content as a download, never rendered by the browser that asked."""
+    if not _accepts(request, content.content_type):
+        raise ApiError(406, f"This content is {content.content_type.split(';')[0]}.", "not-supported")
+    try:
+        handle = content.open()
+    except (OSError, ValueError):
+        raise missing from None
+    stem, dot, suffix = content.filename.rpartition(".")
+    name = f"{slugify(stem)[:80] or 'document'}.{slugify(suffix)[:10]}" if dot else slugify(suffix)[:80]
+    response = FileResponse(
+        handle, as_attachment=True, filename=name or "document", content_type=content.content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["Cache-Control"] = "no-store, private"
+    return response  # type: ignore[return-value]  # a streamed file; views are typed for HttpResponse
 
 
 @api_view("GET")
@@ -192,27 +266,36 @@ def _scope(grant: ApiGrant, name: str, kept: list[tuple[str, str]]) -> str:
 def _search(request: HttpRequest, type_name: str, params: list[tuple[str, list[str]]]) -> HttpResponse:
     grant = authenticate(request)
     kind = _kind(type_name)
+    if not is_searchable(kind):
+        message = f"{kind.name} is read by id only (the address a DocumentReference gives)."
+        raise ApiError(405, message, "not-supported")
     _require(grant, kind, "search")
     query = read_query(kind, _pairs(params), _strict(request))
     scope = _scope(grant, kind.name, query.kept)
-    fields = ordering(kind, query.sort)
-    cursor = read_cursor(query.page, scope, len(fields)) if query.page else None
+    parts = parts_of(kind)
+    fields = [ordering(part, query.sort) for part in parts]
+    cursor = read_cursor(query.page, scope, [len(item) for item in fields]) if query.page else None
     found = Searchset(_base(request))
     types = resource_types()
     with timezone.override(_zone(grant)):
-        rows = apply_filters(kind, restricted(kind, kind.rows(grant), grant, "search"), query.filters)
-        page = page_of(rows, fields, query.count, cursor)
-        for row in page.rows:
-            found.add(kind.to_fhir(row, grant))
-        add_includes(found, kind, page.rows, query.includes, grant, types)
+        queries = [
+            apply_filters(part, restricted(part, part.rows(grant), grant, "search"), query.filters)
+            for part in parts
+        ]
+        page = page_of(list(zip(queries, fields, strict=True)), query.count, cursor)
+        rows = [(parts[index], row) for index, row in page.rows]
+        for part, row in rows:
+            found.add(part.to_fhir(row, grant))
+        add_includes(found, rows, query.includes, grant, types)
+        if query.total == "accurate":
+            # One patient's rows of one type: a count bounded by what the patient has.
+            found.total = sum(rows_query.count() for rows_query in queries)
     self_params = query.kept + ([("_page", query.page)] if query.page else [])
     found.link("self", kind.name, self_params)
-    if page.next_key is not None:
-        found.link("next", kind.name, [*query.kept, ("_page", make_cursor(scope, "n", page.next_key))])
-    if page.previous_key is not None:
-        found.link(
-            "previous", kind.name, [*query.kept, ("_page", make_cursor(scope, "p", page.previous_key))]
-        )
+    if page.next is not None:
+        found.link("next", kind.name, [*query.kept, ("_page", make_cursor(scope, "n", page.next))])
+    if page.previous is not None:
+        found.link("previous", kind.name, [*query.kept, ("_page", make_cursor(scope, "p", page.previous))])
     found.warn(query.ignored)
     _audit(request, grant, "fhir.search", kind.name, len(found.entries))
     return fhir_response(found.bundle())

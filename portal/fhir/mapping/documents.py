@@ -196,7 +196,9 @@ def note_out(row: ClinicalNote, out: Out) -> dict[str, Any]:
     )
 
 
-def document_out(row: Document, out: Out) -> dict[str, Any]:
+def document_out(row: Document, out: Out, *, inline: bool = True) -> dict[str, Any]:
+    """The document with its file inlined (the export), or without (`inline=False`: the API
+    links to the file instead, and reading the file to throw it away would be waste)."""
     # An instant is required; midnight where the patient is keeps the same calendar day.
     midnight = dt.datetime.combine(row.dated_on, dt.time.min, tzinfo=timezone.get_current_timezone())
     kind = codes.LOINC_BY_DOCUMENT_KIND.get(row.kind, codes.LOINC_BY_DOCUMENT_KIND["other"])
@@ -216,7 +218,7 @@ def document_out(row: Document, out: Out) -> dict[str, Any]:
                 {
                     "attachment": {
                         "contentType": row.content_type,
-                        "data": _file_data(row),
+                        "data": _file_data(row) if inline else None,
                         "title": row.title,
                         "size": row.size,
                     }

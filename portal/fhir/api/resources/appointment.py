@@ -64,7 +64,7 @@ APPOINTMENT = registry.register(
         to_fhir=to_fhir,
         id_prefix="appointment",
         default_order=("-starts_at", "-id"),
-        sorts={"date": ("starts_at", "id"), "-date": ("-starts_at", "-id")},
+        sorts={"date": ("starts_at", "id")},
         search_params={
             "patient": registry.SearchParam("patient", "reference", search.patient_reference()),
             "status": registry.SearchParam(

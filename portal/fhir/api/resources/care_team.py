@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from django.db import models
 from django.db.models import Exists, OuterRef, Prefetch, Q
@@ -13,11 +14,13 @@ from portal.fhir.api import registry
 from portal.fhir.api.auth import ApiGrant
 from portal.fhir.api.refs import patient_reference
 from portal.fhir.api.resources import _search as search
+from portal.fhir.api.resources._refs import organization_reference
 from portal.fhir.mapping.common import clean
 from portal.organization.models import CareTeam
 from portal.patients.models import CareRelationship
 
 STATUS_SYSTEM = "http://hl7.org/fhir/care-team-status"
+PkOf = Callable[[Any], int | None]
 ROLE = {"system": codes.SNOMED, "code": "158965000", "display": "Medical practitioner"}
 
 
@@ -29,14 +32,19 @@ def rows(grant: ApiGrant) -> models.QuerySet[CareTeam]:
     )
     return (
         CareTeam.objects.filter(pk__in=teams)
+        .select_related("campus")
         .annotate(api_active=Exists(current))
         .prefetch_related(Prefetch("care_relationships", queryset=mine, to_attr="api_relationships"))
     )
 
 
-def to_fhir(row: CareTeam, grant: ApiGrant) -> dict[str, Any]:
+def members(row: CareTeam) -> list[int]:
+    """The practitioners caring for the patient in this team (rows from `rows`)."""
     relationships: list[CareRelationship] = getattr(row, "api_relationships", [])
-    members = sorted({item.practitioner_id for item in relationships if item.practitioner_id})
+    return sorted({item.practitioner_id for item in relationships if item.practitioner_id})
+
+
+def to_fhir(row: CareTeam, grant: ApiGrant) -> dict[str, Any]:
     return clean(
         {
             "resourceType": "CareTeam",
@@ -47,9 +55,11 @@ def to_fhir(row: CareTeam, grant: ApiGrant) -> dict[str, Any]:
             "subject": {"reference": patient_reference(grant.patient)},
             "participant": [
                 {"role": [{"coding": [ROLE]}], "member": {"reference": f"Practitioner/practitioner-{pk}"}}
-                for pk in members
+                for pk in members(row)
             ],
-            "managingOrganization": [{"display": row.name}],
+            "managingOrganization": [
+                organization_reference(row.campus_id, row.campus.name if row.campus else "")
+            ],
             "telecom": [{"system": "phone", "value": row.phone}] if row.phone else [],
         }
     )
@@ -64,6 +74,12 @@ CARE_TEAM = registry.register(
         id_prefix="careteam",
         default_order=("name", "id"),
         last_updated_field="",
+        includes=("CareTeam:participant", "CareTeam:participant:Practitioner"),
+        include_targets={
+            # Several members per team: the engine takes the list.
+            "CareTeam:participant": ("Practitioner", cast(PkOf, members)),
+            "CareTeam:participant:Practitioner": ("Practitioner", cast(PkOf, members)),
+        },
         search_params={
             "patient": registry.SearchParam(
                 "patient", "reference", search.patient_reference("care_relationships__patient")

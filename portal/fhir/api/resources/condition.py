@@ -38,7 +38,7 @@ CONDITION = registry.register(
         to_fhir=to_fhir,
         id_prefix="problem",
         default_order=("name", "id"),
-        sorts={"recorded-date": ("recorded_on", "id"), "-recorded-date": ("-recorded_on", "-id")},
+        sorts={"recorded-date": ("recorded_on", "id")},
         search_params={
             "patient": registry.SearchParam("patient", "reference", search.patient_reference()),
             "category": registry.SearchParam(

@@ -11,7 +11,7 @@ from portal.fhir import codes
 from portal.fhir.api import registry
 from portal.fhir.api.auth import ApiGrant
 from portal.fhir.api.resources import _search as search
-from portal.fhir.api.resources._refs import api_out, patient_time
+from portal.fhir.api.resources._refs import api_out, drop_hidden_visit, patient_time, with_visit
 from portal.fhir.mapping.results import report_out
 from portal.records.access import visible_observations, visible_reports
 from portal.records.models import ResultReport
@@ -29,14 +29,15 @@ CATEGORIES = {
 def rows(grant: ApiGrant) -> models.QuerySet[ResultReport]:
     """Released reports (hold and review rules, confidential categories), with their visible values."""
     values = visible_observations(grant.access).order_by("position", "id").only("id", "report_id")
-    return visible_reports(grant.access).prefetch_related(
+    return with_visit(visible_reports(grant.access)).prefetch_related(
         Prefetch("observations", queryset=values, to_attr="api_results")
     )
 
 
 def to_fhir(row: ResultReport, grant: ApiGrant) -> dict[str, Any]:
     with patient_time(grant):
-        return report_out(row, getattr(row, "api_results", []), api_out(grant))  # type: ignore[arg-type]
+        resource = report_out(row, getattr(row, "api_results", []), api_out(grant))  # type: ignore[arg-type]
+    return drop_hidden_visit(resource, row, grant)
 
 
 DIAGNOSTIC_REPORT = registry.register(
@@ -47,7 +48,7 @@ DIAGNOSTIC_REPORT = registry.register(
         to_fhir=to_fhir,
         id_prefix="resultreport",
         default_order=("-effective_at", "-id"),
-        sorts={"date": ("effective_at", "id"), "-date": ("-effective_at", "-id")},
+        sorts={"date": ("effective_at", "id")},
         search_params={
             "patient": registry.SearchParam("patient", "reference", search.patient_reference()),
             "category": registry.SearchParam(

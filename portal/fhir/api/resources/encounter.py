@@ -10,7 +10,7 @@ from portal.fhir import codes
 from portal.fhir.api import registry
 from portal.fhir.api.auth import ApiGrant
 from portal.fhir.api.resources import _search as search
-from portal.fhir.api.resources._refs import api_out, patient_time
+from portal.fhir.api.resources._refs import api_out, organization_reference, patient_time
 from portal.fhir.mapping.clinical import encounter_out
 from portal.records.access import visible
 from portal.records.models import Encounter
@@ -39,6 +39,9 @@ def to_fhir(row: Encounter, grant: ApiGrant) -> dict[str, Any]:
         )
     if row.campus_id and resource.get("location"):
         resource["location"][0]["location"]["reference"] = f"Location/campus-{row.campus_id}"
+    provider = organization_reference(row.campus_id, row.campus.name if row.campus else "")
+    if provider is not None:
+        resource["serviceProvider"] = provider
     return resource
 
 
@@ -50,7 +53,13 @@ ENCOUNTER = registry.register(
         to_fhir=to_fhir,
         id_prefix="encounter",
         default_order=("-started_at", "-id"),
-        sorts={"date": ("started_at", "id"), "-date": ("-started_at", "-id")},
+        sorts={"date": ("started_at", "id")},
+        includes=("Encounter:practitioner", "Encounter:location", "Encounter:service-provider"),
+        include_targets={
+            "Encounter:practitioner": ("Practitioner", lambda row: row.practitioner_id),
+            "Encounter:location": ("Location", lambda row: row.campus_id),
+            "Encounter:service-provider": ("Organization", lambda row: row.campus_id),
+        },
         search_params={
             "patient": registry.SearchParam("patient", "reference", search.patient_reference()),
             "date": registry.SearchParam(

@@ -10,7 +10,7 @@ from portal.fhir import codes
 from portal.fhir.api import registry
 from portal.fhir.api.auth import ApiGrant
 from portal.fhir.api.resources import _search as search
-from portal.fhir.api.resources._refs import api_out, patient_time
+from portal.fhir.api.resources._refs import api_out, location_reference, patient_time
 from portal.fhir.mapping.medications import immunization_out
 from portal.records.access import visible
 from portal.records.models import Immunization
@@ -24,7 +24,11 @@ def rows(grant: ApiGrant) -> models.QuerySet[Immunization]:
 
 def to_fhir(row: Immunization, grant: ApiGrant) -> dict[str, Any]:
     with patient_time(grant):
-        return immunization_out(row, api_out(grant))  # type: ignore[arg-type]
+        resource = immunization_out(row, api_out(grant))  # type: ignore[arg-type]
+    place = location_reference(row.campus_id, row.campus.name if row.campus else "")
+    if place is not None:
+        resource["location"] = place
+    return resource
 
 
 IMMUNIZATION = registry.register(
@@ -35,7 +39,7 @@ IMMUNIZATION = registry.register(
         to_fhir=to_fhir,
         id_prefix="immunization",
         default_order=("-given_on", "-id"),
-        sorts={"date": ("given_on", "id"), "-date": ("-given_on", "-id")},
+        sorts={"date": ("given_on", "id")},
         search_params={
             "patient": registry.SearchParam("patient", "reference", search.patient_reference()),
             "date": registry.SearchParam(

@@ -11,6 +11,7 @@ from portal.fhir import codes
 from portal.fhir.api import registry
 from portal.fhir.api.auth import ApiGrant
 from portal.fhir.api.resources import _search as search
+from portal.fhir.api.resources._refs import organization_reference
 from portal.fhir.mapping.common import clean
 from portal.organization.models import Campus
 from portal.records.access import visible
@@ -52,6 +53,7 @@ def to_fhir(row: Campus, grant: ApiGrant) -> dict[str, Any]:
                 "postalCode": row.postal_code,
                 "country": row.country,
             },
+            "managingOrganization": organization_reference(row.pk, row.name),
         }
     )
 
@@ -65,6 +67,8 @@ LOCATION = registry.register(
         id_prefix="campus",
         default_order=("name", "id"),
         last_updated_field="",
+        includes=("Location:organization",),
+        include_targets={"Location:organization": ("Organization", lambda row: row.pk)},
         search_params={
             "name": registry.SearchParam("name", "string", search.engine.string_param("name", "short_name")),
             "address": registry.SearchParam(

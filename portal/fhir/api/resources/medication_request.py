@@ -10,7 +10,7 @@ from portal.fhir import codes
 from portal.fhir.api import registry
 from portal.fhir.api.auth import ApiGrant
 from portal.fhir.api.resources import _search as search
-from portal.fhir.api.resources._refs import api_out, patient_time
+from portal.fhir.api.resources._refs import api_out, patient_time, practitioner_reference
 from portal.fhir.mapping.medications import medication_out
 from portal.records.access import visible
 from portal.records.models import Medication
@@ -25,7 +25,11 @@ def rows(grant: ApiGrant) -> models.QuerySet[Medication]:
 
 def to_fhir(row: Medication, grant: ApiGrant) -> dict[str, Any]:
     with patient_time(grant):
-        return medication_out(row, api_out(grant))  # type: ignore[arg-type]
+        resource = medication_out(row, api_out(grant))  # type: ignore[arg-type]
+    requester = practitioner_reference(row.prescriber_id, row.prescriber_name)
+    if requester is not None:
+        resource["requester"] = requester
+    return resource
 
 
 MEDICATION_REQUEST = registry.register(
@@ -36,7 +40,11 @@ MEDICATION_REQUEST = registry.register(
         to_fhir=to_fhir,
         id_prefix="medication",
         default_order=("name", "id"),
-        sorts={"authoredon": ("started_on", "id"), "-authoredon": ("-started_on", "-id")},
+        sorts={"authoredon": ("started_on", "id")},
+        # Medicines are codes inside each request, never Medication resources: the include
+        # US Core asks servers to accept is accepted and adds nothing.
+        includes=("MedicationRequest:medication", "MedicationRequest:requester"),
+        include_targets={"MedicationRequest:requester": ("Practitioner", lambda row: row.prescriber_id)},
         search_params={
             "patient": registry.SearchParam("patient", "reference", search.patient_reference()),
             "status": registry.SearchParam(

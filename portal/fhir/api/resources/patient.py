@@ -9,6 +9,7 @@ from django.db import models
 from portal.fhir import codes
 from portal.fhir.api import registry
 from portal.fhir.api.auth import ApiGrant
+from portal.fhir.api.resources._refs import organization_reference
 from portal.fhir.api.search import date_param, string_param, token_param
 from portal.fhir.mapping.patients import patient_out
 from portal.patients.models import Patient
@@ -21,7 +22,11 @@ def rows(grant: ApiGrant) -> models.QuerySet[Patient]:
 
 
 def to_fhir(row: Patient, grant: ApiGrant) -> dict[str, Any]:
-    return patient_out(row)
+    resource = patient_out(row)
+    home = organization_reference(row.primary_campus_id)
+    if home is not None:
+        resource["managingOrganization"] = home
+    return resource
 
 
 PATIENT = registry.register(

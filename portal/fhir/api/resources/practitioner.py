@@ -1,7 +1,11 @@
 """Practitioner: the clinicians of the patient's own care, not the whole staff list.
 
-A practitioner is served when the patient has a care relationship with them, a visible
-visit with them, or an appointment with them.
+A practitioner is served when the patient has a care relationship with them, an
+appointment with them, or a record row this grant may see names them (a visit, a note
+they wrote, a medication they prescribed). Those rows come from `records.access.visible`:
+a clinician an adolescent sees only in confidential care is not revealed to a parent.
+Care relationships and appointments carry no confidential category; the portal's own
+pages show both to anyone with the view scope.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from portal.fhir.api.resources import _search as search
 from portal.fhir.mapping.common import clean
 from portal.organization.models import Practitioner
 from portal.records.access import visible
-from portal.records.models import Encounter
+from portal.records.models import ClinicalNote, Encounter, Medication
 from portal.scheduling.access import appointments_of, may_see_appointments
 
 NPI = "http://hl7.org/fhir/sid/us-npi"
@@ -26,9 +30,15 @@ NPI = "http://hl7.org/fhir/sid/us-npi"
 
 def rows(grant: ApiGrant) -> models.QuerySet[Practitioner]:
     patient = grant.patient
-    seen = Q(care_relationships__patient=patient) | Q(
-        pk__in=visible(Encounter, grant.access).filter(practitioner__isnull=False).values("practitioner_id")
-    )
+    access = grant.access
+    seen = Q(care_relationships__patient=patient)
+    named_in: list[tuple[models.QuerySet[Any], str]] = [
+        (visible(Encounter, access), "practitioner_id"),
+        (visible(ClinicalNote, access), "author_id"),
+        (visible(Medication, access), "prescriber_id"),
+    ]
+    for record_rows, field_name in named_in:
+        seen |= Q(pk__in=record_rows.filter(**{f"{field_name}__isnull": False}).values(field_name))
     if may_see_appointments(grant.access):
         seen |= Q(pk__in=appointments_of(grant.access).values("practitioner_id"))
     return Practitioner.objects.filter(pk__in=Practitioner.objects.filter(seen).values("pk"))

@@ -10,7 +10,7 @@ from portal.fhir import codes
 from portal.fhir.api import registry
 from portal.fhir.api.auth import ApiGrant
 from portal.fhir.api.resources import _search as search
-from portal.fhir.api.resources._refs import api_out, patient_time
+from portal.fhir.api.resources._refs import api_out, drop_hidden_visit, patient_time, with_visit
 from portal.fhir.mapping.clinical import procedure_out
 from portal.records.access import visible
 from portal.records.models import Procedure
@@ -19,7 +19,7 @@ STATUS_SYSTEM = "http://hl7.org/fhir/event-status"
 
 
 def rows(grant: ApiGrant) -> models.QuerySet[Procedure]:
-    return visible(Procedure, grant.access).select_related("campus")
+    return with_visit(visible(Procedure, grant.access).select_related("campus"))
 
 
 def to_fhir(row: Procedure, grant: ApiGrant) -> dict[str, Any]:
@@ -27,7 +27,7 @@ def to_fhir(row: Procedure, grant: ApiGrant) -> dict[str, Any]:
         resource = procedure_out(row, api_out(grant))  # type: ignore[arg-type]
     if row.campus_id and resource.get("location"):
         resource["location"]["reference"] = f"Location/campus-{row.campus_id}"
-    return resource
+    return drop_hidden_visit(resource, row, grant)
 
 
 PROCEDURE = registry.register(
@@ -38,7 +38,7 @@ PROCEDURE = registry.register(
         to_fhir=to_fhir,
         id_prefix="procedure",
         default_order=("-performed_at", "-id"),
-        sorts={"date": ("performed_at", "id"), "-date": ("-performed_at", "-id")},
+        sorts={"date": ("performed_at", "id")},
         search_params={
             "patient": registry.SearchParam("patient", "reference", search.patient_reference()),
             "date": registry.SearchParam(
