@@ -55,6 +55,7 @@ def smart_configuration(request: HttpRequest) -> JsonResponse:
                 "authorization_endpoint": _url(request, "smart:authorize"),
                 "token_endpoint": _url(request, "smart:token"),
                 "revocation_endpoint": _url(request, "smart:revoke"),
+                "introspection_endpoint": _url(request, "smart:introspect"),
                 "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
                 "grant_types_supported": ["authorization_code", "refresh_token"],
                 "response_types_supported": ["code"],

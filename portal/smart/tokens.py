@@ -52,6 +52,7 @@ def live_refresh_token(value: str) -> RefreshToken | None:
             "application",
             "access_token__binding__authorization__patient",
             "access_token__binding__authorization__user",
+            "access_token__binding__authorization__application",
         )
         .filter(token_checksum=checksum(value), revoked__isnull=True)
         .first()

@@ -98,6 +98,13 @@ class SmartValidator(OAuth2Validator):
         request.smart_usable_client = client.pk  # checked once per request
         return client
 
+    def _extract_basic_auth(self, request: Request) -> str | None:
+        # The toolkit base64-decodes the credentials catching only binascii errors, so a
+        # non-ASCII header (a proxy may pass Latin-1 through) was a 500 on /token/,
+        # /revoke/ and /introspect/; such a header is simply not client credentials.
+        auth: str | None = super()._extract_basic_auth(request)
+        return auth if auth is not None and auth.isascii() else None
+
     def validate_redirect_uri(
         self, client_id: str, redirect_uri: str, request: Request, *args: Any, **kwargs: Any
     ) -> bool:
