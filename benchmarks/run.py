@@ -1,6 +1,6 @@
-"""Measure the benchmark pages and record the results in docs/benchmarks.md.
+"""Measure the benchmark pages and the patient API and record the results in docs/benchmarks.md.
 
-    .venv/bin/python -m benchmarks.run [--requests 200] [--warmup 20]
+    .venv/bin/python -m benchmarks.run [--requests 200] [--warmup 20] [--only pages|api]
 
 Run `python -m benchmarks.generate` first; this reads the same database.
 """
@@ -20,6 +20,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
     parser.add_argument("--warmup", type=int, default=20, help="untimed requests first")
     parser.add_argument("--docs", type=Path, default=DOCS, help="the page to record results in")
+    parser.add_argument(
+        "--only", choices=("pages", "api"), help="measure only the pages, or only the patient API"
+    )
     return parser.parse_args(argv)
 
 
@@ -29,9 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     # Imported only now: the models need Django set up against the benchmark database.
     from django.utils import timezone
 
+    from benchmarks.api import measure_api
     from benchmarks.measure import database_note, machine_note, measure_all, record_results
 
-    results = measure_all(args.requests, args.warmup)
+    results = [] if args.only == "api" else measure_all(args.requests, args.warmup)
+    if args.only != "pages":
+        results += measure_api(args.requests, args.warmup)
     machine, database = machine_note(), database_note()
     for result in results:
         print(

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from benchmarks.api import BENCH_APP_NAME, measure_api
 from benchmarks.billing import STATEMENTS
 from benchmarks.history import HISTORY, History, build
 from benchmarks.inbox import INBOX_POOL, LONG_THREAD_SUBJECT
@@ -28,6 +29,7 @@ from portal.notifications.models import Notification, Task
 from portal.organization.models import CareTeam
 from portal.patients.models import Patient
 from portal.records.models import Encounter, Observation
+from portal.smart.models import PatientAuthorization
 
 ANCHOR = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 TINY = Sizes(
@@ -121,4 +123,22 @@ def test_the_runner_measures_and_records_a_table(tmp_path: Path, settings: Any) 
     assert text.count(RESULTS_START) == 1
     assert text.count("| 2026-06-01 | test machine | SQLite | dashboard |") == 1
     assert text.count("| 2026-06-01 | test machine | SQLite | trend |") == 1
+    assert verify_chain()[1] == []
+
+
+@pytest.mark.django_db
+def test_the_runner_measures_the_patient_api_as_an_app(settings: Any) -> None:
+    settings.PORTAL_SLOT_HORIZON_DAYS = 14
+    history = build(TINY, seed=1, anchor=ANCHOR, log=lambda line: None)
+    results = measure_api(requests=3, warmup=1)
+    assert [result.page for result in results] == [
+        "API lab values", "API one test, last year", "API vital signs by date", "API lab values, next page",
+        "API $everything", "API lab reports",
+    ]  # fmt: skip
+    assert [result.baseline_queries for result in results] == [1, 1, 1, 1, 3, 2]
+    assert all(result.queries >= result.reads_queries > 0 for result in results)
+    # One authorization of the benchmark app, kept across runs; a new token each run.
+    measure_api(requests=1, warmup=0)
+    authorization = PatientAuthorization.objects.get(application__name=BENCH_APP_NAME)
+    assert authorization.patient == history.patient and authorization.user == history.user
     assert verify_chain()[1] == []

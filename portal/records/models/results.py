@@ -133,6 +133,9 @@ class Observation(RecordItem):
         ordering = ["report_id", "position", "id"]
         indexes = [
             models.Index(fields=["patient", "code", "-effective_at", "-id"], name="records_obs_trend"),
+            # The API's Observation searches by category (labs, vital signs), newest first:
+            # without it the database sorts every value of the patient to return a page.
+            models.Index(fields=["patient", "category", "-effective_at", "-id"], name="records_obs_category"),
             models.Index(fields=["report", "position"], name="records_obs_report"),
         ]
 
