@@ -540,6 +540,13 @@ PORTAL_SHC_LAB_MONTHS = env_int("PORTAL_SHC_LAB_MONTHS", 12)
 # Rows a FHIR search page holds by default and at most (`_count`).
 PORTAL_FHIR_PAGE_SIZE = env_int("PORTAL_FHIR_PAGE_SIZE", 50)
 PORTAL_FHIR_MAX_PAGE_SIZE = env_int("PORTAL_FHIR_MAX_PAGE_SIZE", 200)
+# Bulk data $export: where the NDJSON files are written (shared by the worker and every
+# app server), how long a finished export's files are kept, resources per file, and how
+# many exports one backend service may have queued or running at once.
+PORTAL_BULK_EXPORT_DIR = Path(env_str("PORTAL_BULK_EXPORT_DIR", str(DATA_DIR / "exports")))
+PORTAL_BULK_EXPORT_HOURS = env_int("PORTAL_BULK_EXPORT_HOURS", 24)
+PORTAL_BULK_EXPORT_FILE_RESOURCES = env_int("PORTAL_BULK_EXPORT_FILE_RESOURCES", 100_000)
+PORTAL_BULK_EXPORT_MAX_JOBS = env_int("PORTAL_BULK_EXPORT_MAX_JOBS", 3)
 
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 
+from portal.bulk import capability as bulk
 from portal.fhir.api.registry import ResourceType, resource_types
 from portal.fhir.api.search import common_params, documentation_of, is_searchable
 
@@ -58,7 +59,7 @@ def capability_statement(base: str, site: str) -> dict[str, Any]:
         "date": STATEMENT_DATE,
         "publisher": "Patient portal",
         "kind": "instance",
-        "instantiates": ["http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server"],
+        "instantiates": ["http://hl7.org/fhir/us/core/CapabilityStatement/us-core-server", bulk.INSTANTIATES],
         "software": {"name": "Patient portal FHIR API"},
         "implementation": {"description": "Patient access API (read-only, SMART App Launch)", "url": base},
         "fhirVersion": "4.0.1",
@@ -68,7 +69,8 @@ def capability_statement(base: str, site: str) -> dict[str, Any]:
                 "mode": "server",
                 "documentation": REST_DOCUMENTATION,
                 "security": _security(site),
-                "resource": [_resource(kind) for kind in resource_types().values()],
+                "resource": [*(_resource(kind) for kind in resource_types().values()), bulk.group_resource()],
+                "operation": bulk.system_operations(),
                 "searchParam": _result_params(),
             }
         ],
@@ -144,5 +146,6 @@ def _resource(kind: ResourceType) -> dict[str, Any]:
                 "name": "everything",
                 "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything",
             },
+            *bulk.patient_operations(),
         ]
     return {key: value for key, value in found.items() if value}

@@ -1,0 +1,110 @@
+"""Background work for bulk export, run by `portal worker`: writing export jobs, and the sweep.
+
+A kick-off queues `run_export`; the worker claims the job (QUEUED -> RUNNING in one
+conditional UPDATE, so two workers never write the same job), writes its files, audits
+the exported patients and marks it COMPLETE with an expiry. `portal bulk_sweep` (cron, or
+the worker's `sweep_exports` task) deletes expired jobs with their files, and fails jobs a
+dead worker left running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_tasks import task
+
+from portal.bulk import export
+from portal.bulk.models import ExportJob
+
+log = logging.getLogger(__name__)
+FAILED_MESSAGE = "The export could not be completed. Start a new export; if it fails again, tell the clinic."
+
+
+def expiry_hours() -> int:
+    return max(1, int(settings.PORTAL_BULK_EXPORT_HOURS))
+
+
+@task()
+def run_export(job_id: int) -> str:
+    """Write one queued export job; returns the status it ended in."""
+    now = timezone.now()
+    claimed = ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.QUEUED).update(
+        status=ExportJob.Status.RUNNING, started_at=now, progress="Starting"
+    )
+    if not claimed:
+        return "not queued"
+    job = ExportJob.objects.select_related("service", "group").get(pk=job_id)
+    if not export.still_allowed(job):
+        return _fail(job, "The service may no longer make this export.")
+    try:
+        files = export.write_job(job)
+        audited = export.audit_export(job, export.exported_patients(job))
+    except export.Cancelled:
+        export.remove_files(job)
+        return "cancelled"
+    except Exception:
+        log.exception("Bulk export %s failed", job_id)
+        return _fail(job, FAILED_MESSAGE)
+    finished = timezone.now()
+    done = ExportJob.objects.filter(pk=job_id, status=ExportJob.Status.RUNNING).update(
+        status=ExportJob.Status.COMPLETE,
+        finished_at=finished,
+        expires_at=finished + dt.timedelta(hours=expiry_hours()),
+        progress=f"Complete: {sum(item.count for item in files):,} resources, {audited:,} patients",
+    )
+    if not done:  # cancelled between the last chunk and now
+        export.remove_files(job)
+        return "cancelled"
+    return ExportJob.Status.COMPLETE
+
+
+def _fail(job: ExportJob, message: str) -> str:
+    export.remove_files(job)
+    now = timezone.now()
+    ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+        status=ExportJob.Status.FAILED,
+        error=message,
+        finished_at=now,
+        expires_at=now + dt.timedelta(hours=expiry_hours()),
+    )
+    return ExportJob.Status.FAILED
+
+
+def sweep(now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete expired and cancelled jobs with their files; fail jobs stuck running or queued.
+
+    A job still RUNNING or QUEUED a whole expiry period after it was asked for lost its
+    worker (or was never picked up); it is failed so the service can start another.
+    """
+    now = now or timezone.now()
+    stale = now - dt.timedelta(hours=expiry_hours())
+    stuck = ExportJob.objects.filter(
+        status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING), requested_at__lt=stale
+    )
+    # Kept (failed) for another expiry period, so the service polling it learns what happened.
+    failed = stuck.update(
+        status=ExportJob.Status.FAILED,
+        error=FAILED_MESSAGE,
+        finished_at=now,
+        expires_at=now + dt.timedelta(hours=expiry_hours()),
+    )
+    finished = Q(expires_at__lte=now) & ~Q(status__in=(ExportJob.Status.QUEUED, ExportJob.Status.RUNNING))
+    forgotten = Q(status=ExportJob.Status.CANCELLED, requested_at__lt=stale)
+    gone = ExportJob.objects.filter(finished | forgotten)
+    deleted = 0
+    for job in gone.order_by("pk").iterator(chunk_size=200):
+        with transaction.atomic():
+            export.remove_files(job)
+            job.delete()
+        deleted += 1
+    return {"failed": failed, "deleted": deleted}
+
+
+@task()
+def sweep_exports() -> dict[str, int]:
+    return sweep()
