@@ -547,6 +547,8 @@ PORTAL_BULK_EXPORT_DIR = Path(env_str("PORTAL_BULK_EXPORT_DIR", str(DATA_DIR / "
 PORTAL_BULK_EXPORT_HOURS = env_int("PORTAL_BULK_EXPORT_HOURS", 24)
 PORTAL_BULK_EXPORT_FILE_RESOURCES = env_int("PORTAL_BULK_EXPORT_FILE_RESOURCES", 100_000)
 PORTAL_BULK_EXPORT_MAX_JOBS = env_int("PORTAL_BULK_EXPORT_MAX_JOBS", 3)
+# How long a backend service's system access token lasts (SMART Backend Services).
+PORTAL_BULK_TOKEN_SECONDS = env_int("PORTAL_BULK_TOKEN_SECONDS", 300)
 
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105

@@ -4,6 +4,9 @@ Served for the FHIR base (`/fhir/r4/.well-known/smart-configuration`, routed by 
 API's URLs) and under `/oauth/`. Endpoint URLs are built from the request, so a client
 reaching the portal under its own host name gets URLs it can use; the issuer is fixed
 (settings `PORTAL_OAUTH_ISSUER`), as ID tokens carry it.
+
+Backend services (`client_credentials` with a `private_key_jwt` assertion, system scopes)
+share the token endpoint with apps; see `portal/bulk/backend_auth.py`.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.http import require_safe
 
+from portal.bulk.backend_auth import SIGNING_ALGS
+
 CAPABILITIES = [
     "launch-standalone",
     "client-public",
     "client-confidential-symmetric",
+    "client-confidential-asymmetric",
     "context-standalone-patient",
     "permission-offline",
     "permission-patient",
@@ -32,7 +38,12 @@ SCOPES_SUPPORTED = [
     "online_access",
     "patient/*.rs",
     "patient/*.read",
+    "system/*.rs",
+    "system/*.read",
 ]
+# Backend services authenticate with a signed JWT (SMART Backend Services; bulk/backend_auth.py).
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"]
 
 
 def _url(request: HttpRequest, name: str) -> str:
@@ -56,8 +67,9 @@ def smart_configuration(request: HttpRequest) -> JsonResponse:
                 "token_endpoint": _url(request, "smart:token"),
                 "revocation_endpoint": _url(request, "smart:revoke"),
                 "introspection_endpoint": _url(request, "smart:introspect"),
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-                "grant_types_supported": ["authorization_code", "refresh_token"],
+                "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
+                "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGS),
+                "grant_types_supported": GRANT_TYPES,
                 "response_types_supported": ["code"],
                 "code_challenge_methods_supported": ["S256"],
                 "scopes_supported": SCOPES_SUPPORTED,
@@ -83,8 +95,9 @@ def openid_configuration(request: HttpRequest) -> JsonResponse:
                 "scopes_supported": SCOPES_SUPPORTED,
                 "claims_supported": ["sub", "fhirUser", "iss", "aud", "exp", "iat", "auth_time", "nonce"],
                 "code_challenge_methods_supported": ["S256"],
-                "grant_types_supported": ["authorization_code", "refresh_token"],
-                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+                "grant_types_supported": GRANT_TYPES,
+                "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
+                "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGS),
             }
         )
     )

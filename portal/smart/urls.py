@@ -5,12 +5,13 @@ from __future__ import annotations
 from django.urls import path
 from oauth2_provider import views as oauth_views
 
+from portal.bulk import token as bulk_token
 from portal.smart import discovery, introspection, views_authorize
 
 app_name = "smart"
 urlpatterns = [
     path("authorize/", views_authorize.authorize, name="authorize"),
-    path("token/", oauth_views.TokenView.as_view(), name="token"),
+    path("token/", bulk_token.token, name="token"),
     path("revoke/", oauth_views.RevokeTokenView.as_view(), name="revoke"),
     path("introspect/", introspection.introspect, name="introspect"),
     path("jwks/", oauth_views.JwksInfoView.as_view(), name="jwks"),
