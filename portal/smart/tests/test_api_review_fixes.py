@@ -5,12 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
+from oauth2_provider.models import AccessToken, Application, RefreshToken
 
+from portal.accounts.models import User
+from portal.audit.actor import Actor
+from portal.patients.actions import do_deactivate_account
 from portal.patients.models import ProxyGrant, Scope
 from portal.records.models import Problem
+from portal.smart.models import PatientAuthorization
 from portal.smart.scopes import parse
-from portal.smart.tests.support import issue_token
+from portal.smart.tests.oauth_support import Launch, exchange, get_code, refresh
+from portal.smart.tests.support import issue_token, make_app
 from portal.test import World
 
 SNEAKY = (
@@ -61,10 +68,7 @@ def test_everything_lists_only_types_the_token_may_search(world: World) -> None:
 
 
 def test_a_teens_parent_sees_and_disconnects_only_the_apps_they_connected(world: World) -> None:
-    from django.urls import reverse
-
     from portal.records.tests.test_release_rules import adolescent
-    from portal.smart.models import PatientAuthorization
 
     teen, tess, parent = adolescent(world)
     issue_token(tess, teen)
@@ -76,3 +80,59 @@ def test_a_teens_parent_sees_and_disconnects_only_the_apps_they_connected(world:
     assert client.post(reverse("connected_apps:disconnect", args=[parents.pk])).status_code == 302
     teens.refresh_from_db()
     assert teens.revoked_at is None
+
+
+# Access ends at once, through a real launch: the access token, the refresh token and
+# every token rotated from it, whatever ended the person's right to share the record.
+
+
+def _launched(world: World, user: User) -> tuple[Application, dict[str, str]]:
+    client = Client()
+    client.force_login(user)
+    app = make_app()
+    launch = Launch(app)
+    first = exchange(launch, get_code(client, launch)).json()
+    # One rotation first: the family, not only the first refresh token, must die.
+    rotated = refresh(app, first["refresh_token"]).json()
+    assert "access_token" in rotated
+    return app, rotated
+
+
+def _refused_everywhere(world: World, app: Application, tokens: dict[str, str]) -> None:
+    url = f"/fhir/r4/Patient/patient-{world.alice.pk}"
+    assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code == 401
+    response = refresh(app, tokens["refresh_token"])
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_disconnecting_on_the_connected_apps_page_ends_a_launched_apps_tokens(world: World) -> None:
+    app, tokens = _launched(world, world.alice_user)
+    url = f"/fhir/r4/Patient/patient-{world.alice.pk}"
+    assert Client().get(url, HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}").status_code == 200
+    client = Client()
+    client.force_login(world.alice_user)
+    authorization = PatientAuthorization.objects.get()
+    assert client.post(reverse("connected_apps:disconnect", args=[authorization.pk])).status_code == 302
+    assert not AccessToken.objects.exists()
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    _refused_everywhere(world, app, tokens)
+
+
+def test_closing_the_account_ends_the_apps_it_connected(world: World) -> None:
+    app, tokens = _launched(world, world.alice_user)
+    do_deactivate_account(Actor(user=world.alice_user), world.alice_user)
+    _refused_everywhere(world, app, tokens)
+
+
+def test_a_proxy_whose_grant_is_revoked_loses_the_app_and_its_refresh(world: World) -> None:
+    app, tokens = _launched(world, world.proxy_user)
+    world.proxy_grant.revoked_at = timezone.now()
+    world.proxy_grant.save()
+    _refused_everywhere(world, app, tokens)
+
+
+def test_a_proxy_whose_grant_expires_loses_the_app_and_its_refresh(world: World) -> None:
+    app, tokens = _launched(world, world.proxy_user)
+    world.proxy_grant.expires_at = timezone.now() - dt.timedelta(seconds=1)
+    world.proxy_grant.save()
+    _refused_everywhere(world, app, tokens)
