@@ -53,6 +53,7 @@ urlpatterns = [
     path("apps/", include("portal.smart.urls_apps")),
     path("developers/", include("portal.smart.urls_developers")),
     path("staff/apps/", include("portal.smart.staff_urls")),
+    path("staff/bulk/", include("portal.bulk.staff_urls")),
     path("staff/notifications/", include("portal.notifications.staff_urls")),
     path("demo/mailbox/", include("portal.notifications.mailbox_urls")),
     path("admin/", admin.site.urls),
