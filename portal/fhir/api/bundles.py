@@ -17,6 +17,7 @@ from portal.fhir.api.search import (
     after,
     decode_key,
     encode_key,
+    everything_rows_of,
     is_searchable,
     ordered,
     ordering,
@@ -166,7 +167,7 @@ def everything_page(
         kind = kinds[position]
         fields = ordering(kind, [])
         rows_query: models.QuerySet[Any] = ordered(
-            restricted(kind, kind.rows(grant), grant, "search"), fields
+            restricted(kind, everything_rows_of(kind)(grant), grant, "search"), fields
         )
         if position == index and key is not None:
             if len(key) != len(fields):

@@ -64,12 +64,15 @@ class ServedType(ResourceType):
     (its own id prefix, rows and fields). `searchable`: False for a type that is only
     read by id (Binary). `documentation`: what the CapabilityStatement says of the type.
     `native`: a row's content in its own format, for a Binary read that asks for it.
+    `everything_rows`: the rows `Patient/$everything` lists when not all of `rows` (a
+    directory such as Organization lists only what the patient's resources refer to).
     """
 
     more: tuple[ResourceType, ...] = ()
     searchable: bool = True
     documentation: str = ""
     native: Callable[[Any], Native] | None = None
+    everything_rows: Callable[[ApiGrant], models.QuerySet[Any]] | None = None
 
     def __post_init__(self) -> None:
         for part in self.more:
@@ -91,6 +94,11 @@ def parts_of(resource_type: ResourceType) -> tuple[ResourceType, ...]:
 def native_of(resource_type: ResourceType) -> Callable[[Any], Native] | None:
     found: Callable[[Any], Native] | None = getattr(resource_type, "native", None)
     return found
+
+
+def everything_rows_of(resource_type: ResourceType) -> Callable[[ApiGrant], models.QuerySet[Any]]:
+    found: Callable[[ApiGrant], models.QuerySet[Any]] | None = getattr(resource_type, "everything_rows", None)
+    return found or resource_type.rows
 
 
 def is_searchable(resource_type: ResourceType) -> bool:

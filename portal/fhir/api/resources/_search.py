@@ -100,7 +100,8 @@ def constant_token(codes: Iterable[str], system: str = "") -> Apply:
         given, code = split_token(value)
         if given is not None and system and given != system:
             return NOTHING
-        return Q() if (not code or code in known) else NOTHING
+        # Every row: an empty Q() would vanish when OR-ed with the other values' conditions.
+        return Q(pk__isnull=False) if (not code or code in known) else NOTHING
 
     return filtered(match)
 

@@ -1,11 +1,12 @@
 """Organization: the clinic at each of its campuses, as US Core Organization.
 
 The clinic's campuses are public facts (names, addresses, phone numbers on every page of
-the portal), not the patient's record: any valid token with the scope reads all of them,
-whoever its patient, and nothing about a patient can be learnt from them. The other
-resources refer to the campus that served the patient (`Encounter.serviceProvider`,
+the portal), not the patient's record: any valid token with the scope reads and searches
+all of them, whoever its patient, and nothing about a patient can be learnt from them.
+The other resources refer to the campus that served the patient (`Encounter.serviceProvider`,
 `Location.managingOrganization`, `CareTeam.managingOrganization`,
-`Patient.managingOrganization`).
+`Patient.managingOrganization`); `Patient/$everything` lists only those, the campuses
+`Location` serves for the grant, so that it says nothing the patient's own resources do not.
 
 The portal keeps no name, NPI or address for the clinic as a whole apart from its
 campuses, so there is no separate whole-clinic Organization.
@@ -21,6 +22,8 @@ from portal.fhir import codes
 from portal.fhir.api import registry
 from portal.fhir.api.auth import ApiGrant
 from portal.fhir.api.resources import _search as search
+from portal.fhir.api.resources.location import rows as places_of_care
+from portal.fhir.api.search import ServedType
 from portal.fhir.mapping.common import clean
 from portal.organization.models import Campus
 
@@ -71,7 +74,7 @@ def to_fhir(row: Campus, grant: ApiGrant) -> dict[str, Any]:
 
 
 ORGANIZATION = registry.register(
-    registry.ResourceType(
+    ServedType(
         name="Organization",
         profiles=(codes.US_CORE + "us-core-organization",),
         rows=rows,
@@ -80,6 +83,11 @@ ORGANIZATION = registry.register(
         default_order=("name", "id"),
         sorts={"name": ("name", "id")},
         last_updated_field="",
+        everything_rows=places_of_care,
+        documentation=(
+            "The clinic at each of its campuses, readable by any patient's token (public facts). "
+            "Patient/$everything lists only the campuses of the patient's care."
+        ),
         search_params={
             "name": registry.SearchParam(
                 "name",
