@@ -104,22 +104,26 @@ def labs_baseline(cursor: Any, patient: Patient, user: User) -> int:
 # Observation?patient=X&code=<most frequent LOINC>&date=ge<a year ago>: one test's last year.
 
 
-def _a_year_ago(patient: Patient) -> dt.date:
-    return timezone.localdate(timezone=_zone(patient)) - dt.timedelta(days=365)
-
-
-def _zone(patient: Patient) -> ZoneInfo:
-    campus = Campus.objects.filter(pk=patient.primary_campus_id).values_list("time_zone", flat=True).first()
-    return ZoneInfo(campus or settings.TIME_ZONE)
+# Looked up once, by the patient: the baseline must not time the campus's zone along with its query.
+@functools.cache
+def _a_year_ago(patient_id: int) -> tuple[dt.date, dt.datetime]:
+    """The day a year ago in the patient's zone, and its start: the API reads a date without
+    a zone in the patient's, from that day's local midnight."""
+    zone_name = (
+        Patient.objects.filter(pk=patient_id).values_list("primary_campus__time_zone", flat=True).get()
+    )
+    zone = ZoneInfo(zone_name or settings.TIME_ZONE)
+    day = timezone.localdate(timezone=zone) - dt.timedelta(days=365)
+    return day, dt.datetime.combine(day, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
 
 
 def code_since_url(patient: Patient, client: Client) -> str:
-    return _search("Observation", patient, code=trend_code(patient), date=f"ge{_a_year_ago(patient)}")
+    day, _start = _a_year_ago(patient.pk)
+    return _search("Observation", patient, code=trend_code(patient), date=f"ge{day}")
 
 
 def code_since_baseline(cursor: Any, patient: Patient, user: User) -> int:
-    # The API reads a date without a zone in the patient's: from that day's local midnight.
-    since = dt.datetime.combine(_a_year_ago(patient), dt.time.min, tzinfo=_zone(patient))
+    _day, since = _a_year_ago(patient.pk)
     sql = _observations_sql("o.code = %s AND o.effective_at >= %s", _page_size() + 1)
     _run(cursor, [(sql, [patient.pk, trend_code(patient), since, timezone.now()])])
     return 1
@@ -296,7 +300,9 @@ def measure_api(requests: int, warmup: int, username: str = HEAVY_USERNAME) -> l
     """Time each operation as the benchmark app reading `username`'s own record."""
     user = User.objects.get(username=username)
     patient = Patient.objects.get(account=user)
-    _labs_first_page_end.cache_clear()  # a new run may be on a new database
+    # A new run may be on a new database.
+    _labs_first_page_end.cache_clear()
+    _a_year_ago.cache_clear()
     client = Client(headers={"Authorization": f"Bearer {bench_token(user, patient)}"})
     results = []
     for operation in OPERATIONS:
