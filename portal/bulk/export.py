@@ -151,7 +151,8 @@ class _Patients:
         if not missing:
             return
         if len(self.grants) + len(missing) > self.KEEP:
-            self.grants.clear()
+            self.grants.clear()  # start again with this chunk's patients only
+            missing = patient_ids
         for patient in Patient.objects.filter(pk__in=missing).select_related("primary_campus"):
             self.grants[patient.pk] = own_view(patient)
 

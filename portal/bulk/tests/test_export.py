@@ -249,6 +249,7 @@ def test_a_group_export_from_kick_off_to_download(records: World) -> None:
     )
     assert data["error"] == []
     job = ExportJob.objects.get()
+    assert job.started_at is not None
     assert data["transactionTime"] == job.started_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     found = everything_in(data, token)
     assert {

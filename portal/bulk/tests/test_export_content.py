@@ -368,6 +368,17 @@ def test_the_query_count_grows_by_chunks_not_rows(world: World, monkeypatch: pyt
     assert many - few < many_resources / 2
 
 
+def test_patients_are_forgotten_between_chunks_to_keep_memory_flat(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    populate(world, 12, 0)
+    monkeypatch.setattr(export, "CHUNK", 5)
+    monkeypatch.setattr(export._Patients, "KEEP", 6)
+    found = run(queue(make_service(all_patients=True), ["Observation", "AllergyIntolerance"]))
+    assert len(found["Observation"]) == 36
+    assert len(found["AllergyIntolerance"]) == 12
+
+
 def test_encounter_rows_keep_their_campus_in_one_query(world: World) -> None:
     visit = make_visit(world.alice)
     Encounter.objects.filter(pk=visit.pk).update(campus=world.campus)

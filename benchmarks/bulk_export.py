@@ -1,0 +1,174 @@
+"""Bulk data `$export` throughput and memory on the benchmark organisation.
+
+    python -m benchmarks.bulk_export                    # every patient (system level)
+    python -m benchmarks.bulk_export --campus rochester # one campus's patients (a Group)
+    python -m benchmarks.bulk_export --campus rochester --tracemalloc   # Python heap peak too
+
+Runs one export job the way `portal worker` does (the task, in this process) against the
+benchmark database, and reports resources per second, CPU time, and the process's
+resident memory sampled through the run (flat memory: the late samples are no higher
+than the early ones). The job is a real one: its files are written under a temporary
+directory (deleted afterwards unless --keep), and each exported patient gets the audit
+event an export writes. Run `python manage.py migrate` against the benchmark database
+first (see docs/benchmarks.md) if it was generated before the bulk tables existed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import pairwise
+from pathlib import Path
+
+from benchmarks.environment import BENCH_DATA_DIR, configure
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+SAMPLE_SECONDS = 0.5
+
+
+def resident_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * PAGE_SIZE
+
+
+@dataclass
+class MemorySamples:
+    """The process's resident memory every SAMPLE_SECONDS, from a background thread."""
+
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def run(self) -> None:
+        start = time.monotonic()
+        while not self.stop.is_set():
+            self.samples.append((time.monotonic() - start, resident_bytes()))
+            self.stop.wait(SAMPLE_SECONDS)
+
+    def at(self, fraction: float) -> int:
+        return self.samples[min(len(self.samples) - 1, int(fraction * len(self.samples)))][1]
+
+
+@contextmanager
+def sampling() -> Iterator[MemorySamples]:
+    memory = MemorySamples()
+    thread = threading.Thread(target=memory.run, daemon=True)
+    thread.start()
+    try:
+        yield memory
+    finally:
+        memory.stop.set()
+        thread.join()
+
+
+def megabytes(value: float) -> str:
+    return f"{value / 1024 / 1024:,.0f} MB"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--campus", help="export one campus's patients (its slug) as a Group, not everyone")
+    parser.add_argument("--types", default="", help="comma-separated types (default: every exportable type)")
+    parser.add_argument(
+        "--data-dir", type=Path, default=BENCH_DATA_DIR, help="the benchmark's data directory"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the NDJSON files (their directory is printed)"
+    )
+    parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
+    args = parser.parse_args(argv)
+
+    output = Path(tempfile.mkdtemp(prefix="bulk-export-"))
+    os.environ["PORTAL_BULK_EXPORT_DIR"] = str(output)
+    configure(args.data_dir)
+
+    from django.db.models import Sum
+
+    from portal.bulk import export
+    from portal.bulk.models import BackendService, ExportJob, PatientGroup
+    from portal.bulk.sources import exportable
+    from portal.bulk.tasks import run_export
+    from portal.organization.models import Campus
+    from portal.patients.models import Patient
+
+    service, _created = BackendService.objects.get_or_create(
+        name="Benchmark warehouse", defaults={"all_patients": True, "jwks": {"keys": []}}
+    )
+    types = [name.strip() for name in args.types.split(",") if name.strip()] or list(exportable())
+    job = ExportJob(service=service, types=" ".join(types), request_url="http://bench/fhir/r4/$export")
+    if args.campus:
+        campus = Campus.objects.get(slug=args.campus)
+        group, _created = PatientGroup.objects.get_or_create(name=f"Benchmark: {campus.name}", campus=campus)
+        job.level, job.group = ExportJob.Level.GROUP, group
+        patients = Patient.objects.filter(primary_campus=campus).count()
+    else:
+        job.level = ExportJob.Level.SYSTEM
+        patients = Patient.objects.count()
+    job.save()
+
+    started: dict[str, float] = {}
+    type_started = export._Progress.type_started
+
+    def timed(progress: export._Progress, name: str, position: int) -> None:
+        started[name] = time.monotonic()
+        type_started(progress, name, position)
+
+    export._Progress.type_started = timed  # type: ignore[method-assign,assignment]
+    print(
+        f"Exporting {patients:,} patients ({job.get_level_display()}), types: {', '.join(types)}", flush=True
+    )
+    if args.tracemalloc:
+        tracemalloc.start()
+    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    with sampling() as memory:
+        start = time.monotonic()
+        outcome = run_export.call(job.pk)
+        elapsed = time.monotonic() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    traced_peak = tracemalloc.get_traced_memory()[1] if args.tracemalloc else 0
+    job.refresh_from_db()
+    if outcome != ExportJob.Status.COMPLETE:
+        print(f"The export ended {outcome}: {job.error}", file=sys.stderr)
+        return 1
+
+    count = job.files.aggregate(total=Sum("count"))["total"] or 0
+    size = job.files.aggregate(total=Sum("size"))["total"] or 0
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    marks = [*sorted(started.items(), key=lambda item: item[1]), ("", start + elapsed)]
+    print("\nPer type (rows, seconds, resources/s):")
+    for (name, began), (_next, ended) in pairwise(marks):
+        rows = job.files.filter(resource_type=name).aggregate(total=Sum("count"))["total"] or 0
+        seconds = ended - began
+        print(f"  {name:<20} {rows:>10,} {seconds:>8.1f} s {rows / seconds if seconds else 0:>10,.0f}/s")
+    print(f"\nResources:        {count:,} in {job.files.count()} files ({megabytes(size)} of NDJSON)")
+    print(f"Patients audited: {patients:,}")
+    print(f"Wall time:        {elapsed:,.1f} s  ->  {count / elapsed:,.0f} resources/s")
+    print(f"CPU time:         {cpu:,.1f} s (this process; SQLite runs in it)")
+    print(
+        f"Resident memory:  {megabytes(memory.at(0.1))} at 10%, {megabytes(memory.at(0.5))} at 50%, "
+        f"{megabytes(memory.at(0.9))} at 90%; peak {megabytes(max(rss for _t, rss in memory.samples))} "
+        f"(ru_maxrss {megabytes(cpu_after.ru_maxrss * 1024)})"
+    )
+    if args.tracemalloc:
+        print(f"Python heap peak: {megabytes(traced_peak)} (tracemalloc)")
+    if args.keep:
+        print(f"Files kept in {output}")
+    else:
+        export.remove_files(job)
+        shutil.rmtree(output, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
