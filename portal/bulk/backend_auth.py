@@ -203,7 +203,8 @@ def decode_assertion(raw: str) -> Assertion:
 def _client(assertion: Assertion, params: dict[str, str]) -> BackendService:
     """The registered service the assertion names as its issuer (iss == sub == client_id)."""
     issuer, subject = assertion.claims.get("iss"), assertion.claims.get("sub")
-    if not isinstance(issuer, str) or not 0 < len(issuer) <= 64:
+    # PostgreSQL refuses NUL in a query; no client_id holds anything unprintable anyway.
+    if not isinstance(issuer, str) or not 0 < len(issuer) <= 64 or not issuer.isprintable():
         raise _bad_client("The assertion's iss must be the client_id.")
     service = BackendService.objects.filter(client_id=issuer).first()
     if service is None:
@@ -292,7 +293,7 @@ def _check_claims(service: BackendService, assertion: Assertion, audiences: set[
             if moment is None or not moment <= now + CLOCK_SKEW:
                 raise _bad_client(f"The assertion's {name} is not valid yet or not a number.", service)
     jti = claims.get("jti")
-    if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
+    if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH or "\x00" in jti:
         raise _bad_client("The assertion must carry a jti of at most 255 characters.", service)
     return jti, exp
 

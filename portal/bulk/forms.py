@@ -63,7 +63,7 @@ def _key_problem(key: Any) -> str | None:
     if key.get("kty") not in ("RSA", "EC"):
         return _("must have kty RSA or EC")
     kid = key.get("kid")
-    if not isinstance(kid, str) or not kid.strip() or len(kid) > MAX_KID_LENGTH:
+    if not isinstance(kid, str) or not kid.strip() or len(kid) > MAX_KID_LENGTH or not kid.isprintable():
         return _("needs a kid (key id) of at most %(max)d characters") % {"max": MAX_KID_LENGTH}
     if key.get("alg") is not None and key.get("alg") not in SIGNING_ALGS:
         return _("has alg %(alg)s; use one of %(algs)s") % {

@@ -277,6 +277,7 @@ def test_a_key_set_url_is_never_fetched(db: None) -> None:
         {"jti": ""},
         {"jti": 42},
         {"jti": "x" * 256},
+        {"jti": "nul\x00byte"},
         {"nbf": int(time.time()) + 600},
         {"iat": "yesterday"},
     ],
@@ -415,7 +416,7 @@ def test_garbage_inside_a_well_formed_jwt_is_refused(db: None) -> None:
     nested = "[" * 5000 + "]" * 5000
     encoded = base64.urlsafe_b64encode(nested.encode()).decode().rstrip("=")
     _refused(request_token(f"{encoded}.{encoded}.AA"), "invalid_client", 401)
-    for iss in (None, 12, ["x"], "y" * 65):
+    for iss in (None, 12, ["x"], "y" * 65, "svc-\x00", "svc-\n"):
         body = claims | {"iss": iss, "sub": iss}
         _refused(
             request_token(f"{part({'alg': 'RS384', 'kid': 'rsa-1'})}.{part(body)}.AA"), "invalid_client", 401

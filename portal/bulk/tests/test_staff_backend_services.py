@@ -175,6 +175,14 @@ def test_every_resource_type_and_every_patient(world: World) -> None:
             b"private key material",
         ),
         ({"jwks": json.dumps({"keys": [{"kty": "RSA", "n": "AQAB", "e": "AQAB"}]})}, b"needs a kid"),
+        (
+            {"jwks": json.dumps({"keys": [{"kty": "RSA", "kid": "nul\u0000", "n": "AQAB", "e": "AQAB"}]})},
+            b"needs a kid",
+        ),
+        (
+            {"jwks": json.dumps({"keys": [{"kty": "RSA", "kid": "a", "n": "\u0000", "e": "AQAB"}]})},
+            b"Key 1 is",
+        ),
         ({"jwks": short_rsa_jwks()}, b"shorter than 2048 bits"),
         ({"jwks": json.dumps({"keys": [{"kty": "RSA", "kid": "a", "n": "AQAB", "e": "AQAB"}]})}, b"Key 1 is"),
         (
