@@ -6,6 +6,8 @@ support and says so. The helpers at the top are shared by the other `test_api_ga
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -19,8 +21,9 @@ from portal.fhir.api import registry
 from portal.fhir.api.search import common_params, is_searchable
 from portal.fhir.importing import import_file
 from portal.fhir.tests.conftest import alice_bundle
-from portal.records.models import Observation
-from portal.records.tests.support import make_visit
+from portal.organization.models import Campus, Practitioner
+from portal.records.models import Observation, Procedure
+from portal.records.tests.support import days_ago, make_immunization, make_medication, make_note, make_visit
 from portal.smart.tests.support import issue_token
 from portal.test import World, query_count
 
@@ -228,3 +231,55 @@ def test_counting_costs_one_query_more(full: World) -> None:
 def test_the_statement_needs_no_token_and_refuses_xml(world: World) -> None:
     refused(fetch(None, "metadata", accept="application/fhir+xml"), 406)
     assert statement()["format"] == ["json", "application/fhir+json"]
+
+
+def _more_of_everything(world: World) -> None:
+    # Imported here: that module imports this one's helpers.
+    from portal.fhir.tests.test_api_gaps_documents import make_file
+
+    for n in range(6):
+        campus = Campus.objects.create(
+            slug=f"extra-{n}",
+            name=f"Extra campus {n}",
+            short_name=f"Extra {n}",
+            address_line=f"{n} Main Street",
+            city="Extra",
+            postal_code="55000",
+            time_zone="America/Chicago",
+            zone_label="Central time",
+            main_phone="507-555-0111",
+            appointments_phone="507-555-0112",
+        )
+        doctor = Practitioner.objects.create(given_name=f"Doc{n}", family_name="Extra", role="physician")
+        visit = make_visit(world.alice, campus=campus, practitioner=doctor, started_at=days_ago(n + 1))
+        make_note(world.alice, f"Extra note {n}", author=doctor, encounter=visit)
+        make_medication(world.alice, f"Extra pill {n}", prescriber=doctor)
+        make_immunization(world.alice, f"Extra vaccine {n}", campus=campus)
+        Procedure.objects.create(
+            patient=world.alice, name=f"Extra {n}", performed_at=days_ago(n), campus=campus, encounter=visit
+        )
+        make_file(world.alice, f"Extra file {n}", dt.date(2024, 1, 1) + dt.timedelta(days=n), encounter=visit)
+
+
+def valid_search(token: str, query: str) -> None:
+    valid(fetch(token, query))
+
+
+def test_a_search_costs_the_same_whatever_the_data(full: World) -> None:
+    token = issue_token(full.alice_user, full.alice)
+    valid(fetch(token, "Patient"))
+    queries: dict[str, str] = {}
+    for name, kind in registry.resource_types().items():
+        if is_searchable(kind):
+            includes = "".join(f"&_include={include}" for include in kind.includes)
+            queries[name] = f"{name}?_count=200{includes}"
+
+    def costs() -> dict[str, int]:
+        return {name: query_count(partial(valid_search, token, query)) for name, query in queries.items()}
+
+    before = costs()
+    _more_of_everything(full)
+    after = costs()
+    # An include that found nothing before costs its one query now.
+    assert {name: count for name, count in after.items() if count > before[name] + 1} == {}
+    assert max(after.values()) <= 12
