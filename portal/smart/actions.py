@@ -127,7 +127,12 @@ def do_register_app(
 @transaction.atomic
 def do_rotate_secret(actor: Actor, registration: AppRegistration) -> str:
     """A new client secret for the developer's approved confidential app; only its hash is kept."""
-    locked = AppRegistration.objects.select_for_update().select_related("application").get(pk=registration.pk)
+    # `of=("self",)`: the application is a nullable join, which PostgreSQL will not lock.
+    locked = (
+        AppRegistration.objects.select_for_update(of=("self",))
+        .select_related("application")
+        .get(pk=registration.pk)
+    )
     application = locked.application
     if (
         actor.user is None

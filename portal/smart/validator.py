@@ -89,6 +89,10 @@ class SmartValidator(OAuth2Validator):
     oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, "fhirUser": "fhirUser"}
 
     def _load_application(self, client_id: str, request: Request) -> AbstractApplication | None:
+        if "\x00" in (client_id or ""):
+            # PostgreSQL refuses NUL in a query (psycopg 3 raises DataError, which the
+            # toolkit does not catch): no client has such an id.
+            return None
         client = super()._load_application(client_id, request)
         if client is None or getattr(request, "smart_usable_client", None) == client.pk:
             return client
@@ -124,9 +128,21 @@ class SmartValidator(OAuth2Validator):
         grant = self._create_authorization_code(request, code)
         GrantBinding.objects.create(grant=grant, authorization_id=authorization_id)
 
+    def get_authorization_code_scopes(
+        self, client_id: str, code: str, redirect_uri: str, request: Request
+    ) -> list[str]:
+        # oauthlib asks this first, before any check; a NUL-bearing code (never one we
+        # issued) must not reach PostgreSQL, which refuses NUL with a DataError (a 500).
+        if "\x00" in (code or ""):
+            return []
+        scopes: list[str] = super().get_authorization_code_scopes(client_id, code, redirect_uri, request)
+        return scopes
+
     def validate_code(
         self, client_id: str, code: str, client: Any, request: Request, *args: Any, **kwargs: Any
     ) -> bool:
+        if "\x00" in (code or ""):
+            return False  # never a code we issued (see get_authorization_code_scopes)
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
             return False
         binding = (

@@ -148,4 +148,15 @@ def test_bad_input_never_500s(world: World, alice_client: Client) -> None:
     ):
         assert alice_client.get(url).status_code < 500
     assert Client().post("/oauth/token/", {"grant_type": "nonsense"}).status_code == 400
+    # NUL reaches no query (PostgreSQL refuses it): a code, a client_id, a token.
+    app = make_app()
+    nul = {"grant_type": "authorization_code", "code": "a\x00b", "redirect_uri": "http://127.0.0.1:9999/cb"}
+    for data in (
+        {**nul, "client_id": app.client_id, "code_verifier": "v" * 50},
+        {**nul, "client_id": "x\x00y"},
+        {"grant_type": "refresh_token", "refresh_token": "r\x00", "client_id": app.client_id},
+    ):
+        assert 400 <= Client().post("/oauth/token/", data).status_code < 500
+    assert Client().post("/oauth/revoke/", {"token": "t\x00", "client_id": "x\x00"}).status_code < 500
+    assert Client().post("/oauth/introspect/", {"token": "t\x00", "client_id": "x\x00"}).status_code == 401
     assert Client().post("/oauth/token/", {}).status_code == 400

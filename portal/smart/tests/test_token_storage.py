@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -9,7 +11,7 @@ from django.test import Client
 from oauth2_provider.models import AccessToken, RefreshToken
 
 from portal.smart.tests.oauth_support import Launch, api_grant, exchange, get_code, refresh
-from portal.smart.tests.support import issue_token, make_app
+from portal.smart.tests.support import add_refresh_token, issue_token, make_app
 from portal.smart.tokens import checksum
 from portal.test import World
 
@@ -131,3 +133,25 @@ def test_no_migration_is_needed_and_the_warning_is_not_silenced(world: World) ->
         message for message in messages if message.id in ("oauth2_provider.W006", "oauth2_provider.E001")
     ]
     call_command("makemigrations", "smart", "oauth2_provider", check=True, dry_run=True, verbosity=0)
+
+
+def test_the_migration_blanks_tokens_stored_before_hashing(world: World) -> None:
+    from django.apps import apps
+
+    redact = importlib.import_module("portal.smart.migrations.0002_redact_plaintext_tokens")
+    access_value = issue_token(world.alice_user, world.alice)
+    token = AccessToken.objects.get(token_checksum=checksum(access_value))
+    # As a row written before hashed storage: the plaintext beside its checksum.
+    AccessToken.objects.filter(pk=token.pk).update(token=access_value)
+    refresh_value = add_refresh_token(token)
+    RefreshToken.objects.update(token=refresh_value)
+    # A row whose checksum does not match is left alone rather than made unusable.
+    odd = issue_token(world.alice_user, world.alice)
+    AccessToken.objects.filter(token_checksum=checksum(odd)).update(token="something-else")
+
+    redact.forwards(apps, None)
+
+    assert AccessToken.objects.get(pk=token.pk).token == ""
+    assert RefreshToken.objects.get().token == ""
+    assert AccessToken.objects.get(token_checksum=checksum(odd)).token == "something-else"
+    assert api_grant(access_value).patient == world.alice
