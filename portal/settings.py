@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "portal.healthcards",
     "portal.fhir",
     "portal.core",
+    "portal.ops",
 ]
 
 MIDDLEWARE = [

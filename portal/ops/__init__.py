@@ -1,0 +1,1 @@
+"""Operations: backing the portal up and restoring it (docs/operations.md)."""
