@@ -86,6 +86,9 @@ def create_backup(output: Path | None, *, skip_files: bool = False, say: Say = p
     path = output_path(output)
     if path.exists():
         raise OpsError(f"{path} already exists; a backup never overwrites another.")
+    if path.resolve().is_relative_to(Path(settings.MEDIA_ROOT).resolve()):
+        # The archive would end up archiving itself, half written.
+        raise OpsError(f"Write backups outside the uploaded files ({settings.MEDIA_ROOT}).")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     database = current_database()
     partial = path.with_name(f".{path.name}.partial-{os.getpid()}")

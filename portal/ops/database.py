@@ -64,7 +64,7 @@ class Database(Protocol):
 
     def dump(self, path: Path) -> Snapshot: ...
 
-    def load(self, path: Path, backup_tables: Iterable[str]) -> None: ...
+    def load(self, path: Path, backup_tables: Iterable[str], *, replace: bool) -> None: ...
 
 
 def current_database() -> Database:
@@ -177,7 +177,7 @@ class SqliteDatabase:
             target.close()
             source.close()
 
-    def load(self, path: Path, backup_tables: Iterable[str]) -> None:
+    def load(self, path: Path, backup_tables: Iterable[str], *, replace: bool) -> None:
         close_django_connections()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
@@ -255,7 +255,7 @@ class PostgresDatabase:
             connection.rollback()
         return snapshot
 
-    def load(self, path: Path, backup_tables: Iterable[str]) -> None:
+    def load(self, path: Path, backup_tables: Iterable[str], *, replace: bool) -> None:
         close_django_connections()
         keep = set(backup_tables)
         with self.connect(autocommit=True) as connection:
@@ -263,8 +263,9 @@ class PostgresDatabase:
             with connection.cursor() as cursor:
                 extra = [table for table in postgres_tables(cursor) if table not in keep]
                 # Tables a newer version added would block `migrate` after restoring an older
-                # backup; pg_restore --clean drops only the tables in the dump.
-                if extra:
+                # backup; pg_restore --clean drops only the tables in the dump. Only with the
+                # operator's consent: without it, they may be another application's.
+                if extra and replace:
                     cursor.execute(f"DROP TABLE IF EXISTS {', '.join(map(quote, extra))} CASCADE")
         self._run(
             [

@@ -70,7 +70,7 @@ def restore_backup(
                 "The portal already holds data (accounts, patients, audit events or uploaded files). "
                 "Restoring replaces all of it; run again with --yes to do that."
             )
-        database.load(staging / manifest.database_file, manifest.row_counts)
+        database.load(staging / manifest.database_file, manifest.row_counts, replace=overwrite)
         row_counts = current_row_counts()
         if restore_files:
             replace_media(staging / "media")

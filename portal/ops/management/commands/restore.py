@@ -40,9 +40,7 @@ class Command(BaseCommand):
             f"from the backup of {manifest.created_at} (portal {manifest.portal_version})."
         )
         if report.migrated:
-            self.stdout.write(
-                f"Applied {len(report.migrated)} newer migrations: {', '.join(report.migrated)}"
-            )
+            self.stdout.write(f"Applied the migrations this backup predates: {', '.join(report.migrated)}")
         for problem in report.audit_problems:
             self.stderr.write(f"audit event #{problem.sequence}: {problem.message}")
         if report.audit_problems:
