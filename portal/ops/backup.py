@@ -95,6 +95,8 @@ def create_backup(output: Path | None, *, skip_files: bool = False, say: Say = p
     try:
         with tempfile.TemporaryDirectory(prefix=".portal-backup-", dir=path.parent) as work:
             dump = Path(work) / database.dump_name
+            # The database first, then the files: every file the snapshot refers to already
+            # exists when the files are read (uploads are written before their rows commit).
             snapshot = database.dump(dump)
             manifest = Manifest(
                 created_at=timezone.now().isoformat(),
