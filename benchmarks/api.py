@@ -80,7 +80,8 @@ def _search(resource: str, patient: Patient, **params: str) -> str:
 
 def _observations_sql(condition: str, limit: int, after: bool = False) -> str:
     """A search's page of the patient's released observations, newest first (one more than shown)."""
-    keyset = " AND (o.effective_at < %s OR (o.effective_at = %s AND o.id < %s))" if after else ""
+    # A row-value comparison: both databases walk the index from the key.
+    keyset = " AND (o.effective_at, o.id) < (%s, %s)" if after else ""
     return (
         f"SELECT {OBSERVATION_COLUMNS} FROM {OBSERVATION} o LEFT JOIN {REPORT} r ON r.id = o.report_id "
         f"WHERE o.patient_id = %s AND {condition} AND {RELEASED}{keyset} "
@@ -169,7 +170,7 @@ def _labs_first_page_end(patient_id: int) -> tuple[Any, int]:
 def labs_next_baseline(cursor: Any, patient: Patient, user: User) -> int:
     last_at, last_id = _labs_first_page_end(patient.pk)
     sql = _observations_sql("o.category = %s", _page_size() + 1, after=True)
-    _run(cursor, [(sql, [patient.pk, "laboratory", timezone.now(), last_at, last_at, last_id])])
+    _run(cursor, [(sql, [patient.pk, "laboratory", timezone.now(), last_at, last_id])])
     return 1
 
 
