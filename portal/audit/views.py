@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -22,8 +23,10 @@ def access_log(request: HttpRequest, access: PatientAccess) -> HttpResponse:
         kind__in=[AuditEvent.Kind.READ, AuditEvent.Kind.WRITE, AuditEvent.Kind.DENIED],
     )
     if access.patient.account_id is not None:
-        # The patient's own visits are not news to them.
-        others = others.exclude(actor_id=access.patient.account_id)
+        # The patient's own visits are not news to them; an app they connected, reading
+        # in their name, is.
+        own = Q(actor_id=access.patient.account_id) & ~Q(action__startswith="fhir.")
+        others = others.exclude(own)
     if access.hidden_categories:
         others = others.exclude(action__in=private_actions())
     page = keyset_page(others, request.GET.get("before"), PAGE_SIZE, key="sequence")

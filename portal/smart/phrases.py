@@ -8,8 +8,8 @@ from portal.audit.vocabulary import register
 
 register("smart.authorize", _("allowed an app to read the record"))
 register("smart.revoke", _("disconnected an app"))
-register("fhir.read", _("an app read the record"))
-register("fhir.search", _("an app searched the record"))
+register("fhir.read", _("the app “%(app)s” read %(resource)s data"))
+register("fhir.search", _("the app “%(app)s” searched %(resource)s data (%(count)s found)"))
 register("smart.app_register", _("asked to register an app"))
 register("smart.app_secret", _("made a new client secret for an app"))
 register("smart.app_approve", _("approved an app"))

@@ -307,6 +307,7 @@ def everything(request: HttpRequest, resource_id: str) -> HttpResponse:
     patient_kind = _kind("Patient")
     _require(grant, patient_kind, "read")
     if parse_public_id(patient_kind, resource_id) != grant.patient.pk:
+        grant.refused(404, "Patient", "everything", resource_id)
         raise ApiError(404, f"Patient/{resource_id[:80]} is not known.", "not-found")
     count, token, ignored = settings.PORTAL_FHIR_PAGE_SIZE, "", []
     for name, value in _pairs(list(request.GET.lists())):

@@ -120,3 +120,23 @@ def test_a_refusal_costs_a_bounded_number_of_queries(world: World) -> None:
     token = issue_token(world.alice_user, world.alice, "launch/patient patient/Observation.rs")
     get(token, "Condition/condition-1")  # warm up: last_used_at is written once a minute
     assert query_count(lambda: get(token, "Condition/condition-1")) <= 8
+
+
+def test_an_app_the_patient_connected_shows_in_their_own_access_log(world: World) -> None:
+    token = issue_token(world.alice_user, world.alice, "launch/patient patient/Observation.rs")
+    assert get(token, f"Observation?patient=patient-{world.alice.pk}").status_code == 200
+    assert get(token, f"Condition?patient=patient-{world.alice.pk}").status_code == 403
+    client = Client()
+    client.force_login(world.alice_user)
+    page = client.get(reverse("audit:access_log")).content.decode()
+    assert "The app “Health Tracker” searched Observation data" in page
+    assert "The app “Health Tracker” asked for something it may not read and was refused" in page
+    # Her own page views are still not listed as news to her.
+    assert "access_log.view" not in page and "Viewed who viewed" not in page
+
+
+def test_everything_for_another_patient_is_a_refusal_on_record(world: World) -> None:
+    token = issue_token(world.alice_user, world.alice)
+    assert get(token, f"Patient/patient-{world.bob.pk}/$everything").status_code == 404
+    (event,) = refusals()
+    assert event.patient_id == world.alice.pk and event.detail["interaction"] == "everything"
