@@ -30,6 +30,18 @@ def static_files_missing() -> bool:
     return not root.is_dir() or not any(root.iterdir())
 
 
+def prepare_metrics_dir() -> None:
+    """Start with an empty multiprocess metrics directory, as prometheus-client requires:
+    files left by a previous run's workers would be added to this run's counts."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if not configured:
+        return
+    directory = Path(configured)
+    directory.mkdir(parents=True, exist_ok=True)
+    for leftover in directory.glob("*.db"):
+        leftover.unlink(missing_ok=True)
+
+
 class Command(BaseCommand):
     help = "Run the portal under gunicorn, collecting static files first if none are collected."
 
@@ -46,8 +58,10 @@ class Command(BaseCommand):
             "--pythonpath", str(project_root()),
             "--bind", bind,
             "--workers", str(workers),
-            "--access-logfile", "-",
         ]  # fmt: skip
+        # No gunicorn access log: it would write raw paths and query strings (ids, tokens).
+        # The portal's own access-log line names the route pattern instead.
+        prepare_metrics_dir()
         self.stdout.write(f"Serving http://{bind}/ with {workers} gunicorn workers")
         self.stdout.flush()
         # Replace this process rather than wrap it, so a process manager's signals
