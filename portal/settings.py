@@ -159,6 +159,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+elif PRODUCTION:
+    # Rate limits and replay guards live in the cache, so every app server must share it:
+    # the database (`portal createcachetable`) when there is no Redis, never process memory.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "portal_cache"}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -307,8 +313,33 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 WHITENOISE_AUTOREFRESH = DEBUG
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Uploaded files: MEDIA_ROOT (a volume every app server and worker mounts), or an
+# S3-compatible bucket through django-storages when PORTAL_S3_BUCKET is set
+# (docs/deployment.md "Shared file storage"). Files are private: no ACL, signed URLs only,
+# and the portal streams them through the access policy rather than linking to the bucket.
+PORTAL_S3_BUCKET = env_str("PORTAL_S3_BUCKET")
+UPLOADS_STORAGE: dict[str, object] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+if PORTAL_S3_BUCKET:
+    UPLOADS_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": PORTAL_S3_BUCKET,
+            "endpoint_url": env_str("PORTAL_S3_ENDPOINT_URL") or None,
+            "region_name": env_str("PORTAL_S3_REGION") or None,
+            # Empty: boto3's own chain (instance role, AWS_* variables, ~/.aws).
+            "access_key": env_str("PORTAL_S3_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("PORTAL_S3_SECRET_ACCESS_KEY") or None,
+            "location": env_str("PORTAL_S3_PREFIX"),
+            "addressing_style": env_str("PORTAL_S3_ADDRESSING_STYLE") or None,
+            "signature_version": "s3v4",
+            "default_acl": None,
+            "querystring_auth": True,
+            # A name already taken gets a suffix instead of replacing another file.
+            "file_overwrite": False,
+        },
+    }
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": UPLOADS_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
