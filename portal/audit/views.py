@@ -7,7 +7,7 @@ from django.shortcuts import render
 from portal.audit.models import AuditEvent
 from portal.audit.vocabulary import describe, private_actions
 from portal.lib.paging import keyset_page
-from portal.patients.access import PatientAccess, record_read
+from portal.patients.access import PatientAccess, Role, record_read
 from portal.patients.models import Scope
 from portal.patients.selection import patient_page
 
@@ -23,9 +23,12 @@ def access_log(request: HttpRequest, access: PatientAccess) -> HttpResponse:
         kind__in=[AuditEvent.Kind.READ, AuditEvent.Kind.WRITE, AuditEvent.Kind.DENIED],
     )
     if access.patient.account_id is not None:
-        # The patient's own visits are not news to them; an app they connected, reading
-        # in their name, is.
-        own = Q(actor_id=access.patient.account_id) & ~Q(action__startswith="fhir.")
+        # The patient's own visits are not news to them; an app they connected, reading in
+        # their name, is. A proxy never sees the patient's own apps: which apps a teen uses
+        # is the teen's business.
+        own = Q(actor_id=access.patient.account_id)
+        if access.role is Role.SELF:
+            own &= ~Q(action__startswith="fhir.")
         others = others.exclude(own)
     if access.hidden_categories:
         others = others.exclude(action__in=private_actions())

@@ -13,7 +13,7 @@ from portal.audit.models import AuditEvent
 from portal.fhir.api import auth
 from portal.records.models import Observation
 from portal.records.tests.support import make_panel
-from portal.smart.tests.support import issue_token
+from portal.smart.tests.support import issue_token, make_app
 from portal.test import World, query_count
 
 API = "/fhir/r4/"
@@ -140,3 +140,24 @@ def test_everything_for_another_patient_is_a_refusal_on_record(world: World) -> 
     assert get(token, f"Patient/patient-{world.bob.pk}/$everything").status_code == 404
     (event,) = refusals()
     assert event.patient_id == world.alice.pk and event.detail["interaction"] == "everything"
+
+
+def test_a_parent_never_sees_the_teens_own_apps_in_the_access_log(world: World) -> None:
+    from portal.patients.selection import SESSION_KEY
+    from portal.records.tests.test_release_rules import adolescent
+
+    teen, teen_user, parent = adolescent(world)
+    app = make_app("Secret Clinic Tracker")
+    token = issue_token(teen_user, teen, "launch/patient patient/Observation.rs", app=app)
+    assert get(token, f"Observation?patient=patient-{teen.pk}").status_code == 200
+    assert get(token, f"Condition?patient=patient-{teen.pk}").status_code == 403
+    teen_client, parent_client = Client(), Client()
+    teen_client.force_login(teen_user)
+    assert "Secret Clinic Tracker" in teen_client.get(reverse("audit:access_log")).content.decode()
+    parent_client.force_login(parent)
+    session = parent_client.session
+    session[SESSION_KEY] = teen.pk
+    session.save()
+    page = parent_client.get(reverse("audit:access_log"))
+    assert page.status_code == 200 and page.context["access"].patient == teen
+    assert "Secret Clinic Tracker" not in page.content.decode()
