@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils import timezone
 from jwcrypto import jwk, jws
 
-from portal.audit.actor import Actor
+from portal.audit.actor import Actor, client_ip
 from portal.audit.log import ActorRole, Kind, Outcome, record
 from portal.bulk.auth import token_hash
 from portal.bulk.models import BackendService, SystemToken, UsedAssertion
@@ -298,20 +298,22 @@ def _check_claims(service: BackendService, assertion: Assertion, audiences: set[
     return jti, exp
 
 
-def _check_rate(service: BackendService) -> None:
-    if (cache.get(_failure_key(service)) or 0) >= FAILURES_ALLOWED:
+def _check_rate(service: BackendService, source: str) -> None:
+    if (cache.get(_failure_key(service, source)) or 0) >= FAILURES_ALLOWED:
         raise TokenRefused(
             "invalid_client", "Too many failed assertions; wait a few minutes.", status=429, service=service
         )
 
 
-def _failure_key(service: BackendService) -> str:
-    # created_at keeps a re-used primary key (a test database) from inheriting the count.
-    return f"bulk:assertion-failures:{service.pk}:{service.created_at.timestamp()}"
+def _failure_key(service: BackendService, source: str) -> str:
+    # Counted per service *and* address: a client_id is no secret, so failures from
+    # elsewhere must not lock the real service out. created_at keeps a re-used primary
+    # key (a test database) from inheriting the count.
+    return f"bulk:assertion-failures:{service.pk}:{service.created_at.timestamp()}:{source}"
 
 
-def _note_failure(service: BackendService) -> None:
-    key = _failure_key(service)
+def _note_failure(service: BackendService, source: str) -> None:
+    key = _failure_key(service, source)
     cache.add(key, 0, timeout=FAILURE_WINDOW)
     try:
         cache.incr(key)
@@ -380,7 +382,7 @@ def issue_system_token(request: HttpRequest) -> IssuedToken:
         raise TokenRefused("invalid_scope", "The scope parameter is too long.")
     assertion = decode_assertion(raw)
     service = _client(assertion, params)
-    _check_rate(service)
+    _check_rate(service, client_ip(request) or "unknown")
     if not service.is_active:
         raise _bad_client("This client is suspended.", service)
     _verify_signature(service, assertion)
@@ -405,7 +407,7 @@ def _audit_refusal(request: HttpRequest, refusal: TokenRefused) -> None:
     if service is None or refusal.status == 429:
         return  # an unknown client names nobody; a throttled one has been logged enough
     if refusal.failed_assertion:
-        _note_failure(service)
+        _note_failure(service, client_ip(request) or "unknown")
     record(
         Actor.from_request(request),
         "bulk.token_refused",

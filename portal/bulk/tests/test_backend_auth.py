@@ -77,14 +77,16 @@ def assertion(
     return str(token.serialize())
 
 
-def request_token(signed: str, scope: str = "system/*.read", **extra: str) -> Any:
+def request_token(
+    signed: str, scope: str = "system/*.read", *, source: str = "127.0.0.1", **extra: str
+) -> Any:
     data = {
         "grant_type": "client_credentials",
         "client_assertion_type": ASSERTION_TYPE,
         "client_assertion": signed,
         "scope": scope,
     } | extra
-    return Client().post("/oauth/token/", data)
+    return Client(REMOTE_ADDR=source).post("/oauth/token/", data)
 
 
 @pytest.fixture(autouse=True)
@@ -360,6 +362,17 @@ def test_repeated_failures_are_throttled(db: None) -> None:
     _refused(throttled, "invalid_client", 429)
     assert throttled["Retry-After"]
     assert AuditEvent.objects.filter(action="bulk.token_refused").count() == FAILURES_ALLOWED
+
+
+def test_failures_from_elsewhere_do_not_lock_the_real_service_out(db: None) -> None:
+    # A client_id is no secret: forged assertions from another address must not stop the
+    # service's own correctly signed ones.
+    service = make_service()
+    for _attempt in range(FAILURES_ALLOWED + 3):
+        forged = assertion(service, aud="https://elsewhere.example")
+        request_token(forged, source="127.0.0.9")
+    _refused(request_token(assertion(service), source="127.0.0.9"), "invalid_client", 429)
+    assert request_token(assertion(service), source="127.0.0.1").status_code == 200
 
 
 @pytest.mark.parametrize(
