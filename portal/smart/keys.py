@@ -5,11 +5,12 @@ Read by settings before Django is set up, so this module imports nothing from Dj
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from portal.lib.keyfile import write_once
 
 KEY_FILE_NAME = "oidc-private-key.pem"
 
@@ -40,15 +41,4 @@ def _write_new_key(path: Path) -> None:
     pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Write aside and link into place: two processes starting at once (test workers) must
-    # not read a half-written key; the first to link wins and the other keeps its copy unused.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    temporary.write_bytes(pem)
-    os.chmod(temporary, 0o600)
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        pass
-    finally:
-        temporary.unlink(missing_ok=True)
+    write_once(path, pem)
