@@ -36,12 +36,14 @@ class Actor:
         return cls(user=None)
 
 
-def client_ip(request: HttpRequest) -> str | None:
+def client_ip(request: HttpRequest, *, strict: bool = False) -> str | None:
     """The client's address, trusting X-Forwarded-For only as far as our own proxies.
 
     With TRUSTED_PROXY_COUNT proxies in front of us, the address the outermost of them
     saw is that many entries from the end of the header; anything before it may be
-    forged by the client.
+    forged by the client. A shorter header means the request skipped a proxy: for the
+    record the immediate peer is the best we know, but with `strict` (deciding access by
+    address) the answer is None, since that peer is one of our own proxies.
     """
     hops = settings.TRUSTED_PROXY_COUNT
     if hops > 0:
@@ -50,4 +52,6 @@ def client_ip(request: HttpRequest) -> str | None:
         ]
         if len(forwarded) >= hops:
             return forwarded[-hops]
+        if strict:
+            return None
     return request.META.get("REMOTE_ADDR") or None

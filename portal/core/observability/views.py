@@ -79,7 +79,7 @@ def may_scrape(request: HttpRequest) -> bool:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), token.encode()):
             return True
-    address = client_ip(request)
+    address = client_ip(request, strict=True)
     return address is not None and _allowed(address, tuple(settings.PORTAL_METRICS_ALLOWED_IPS))
 
 

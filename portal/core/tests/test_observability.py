@@ -350,6 +350,18 @@ def test_metrics_are_served_to_an_allowed_network_behind_the_proxy(client: Clien
     assert client.get("/metrics", HTTP_X_FORWARDED_FOR="198.51.100.4").status_code == 404
 
 
+@pytest.mark.django_db
+@override_settings(TRUSTED_PROXY_COUNT=2)
+def test_a_request_that_skipped_a_proxy_is_not_taken_for_loopback(client: Client) -> None:
+    # Two proxies, one hop in the header: the peer (loopback, the inner proxy) is not the client.
+    assert (
+        client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.9").status_code == 404
+    )
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 404
+    chain = "127.0.0.1, 10.0.0.2"
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=chain).status_code == 200
+
+
 # Readiness
 
 
