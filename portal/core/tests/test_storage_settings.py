@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 PRINT_CONFIG = (
     "import json; from django.conf import settings; from django.core.files.storage import storages; "
     "print(json.dumps({'default': settings.STORAGES['default'], 'cache': settings.CACHES['default'], "
+    "'exempt': settings.SECURE_REDIRECT_EXEMPT, "
     "'class': type(storages['default']).__module__ + '.' + type(storages['default']).__name__}))"
 )
 S3_VARIABLES = {
@@ -100,3 +102,19 @@ def test_production_shares_the_cache_between_app_servers(tmp_path: Path) -> None
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": "redis://127.0.0.1:6379/0",
     }
+
+
+def test_health_checks_and_metrics_answer_app_servers_over_plain_http(tmp_path: Path) -> None:
+    # Load balancers and Prometheus call app servers directly, not through the TLS proxy.
+    exempt = _settings(tmp_path)["exempt"]
+    assert isinstance(exempt, list)
+
+    def redirected(path: str) -> bool:
+        return not any(re.search(pattern, path.lstrip("/")) for pattern in exempt)
+
+    assert not redirected("/healthz")
+    assert not redirected("/readyz")
+    assert not redirected("/metrics")
+    assert redirected("/accounts/login/")
+    assert redirected("/readyz/anything")
+    assert redirected("/record/metrics")
