@@ -9,6 +9,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.lib.crypto.fields import EncryptedTextField
+from portal.lib.crypto.storage import encrypted_storage
 from portal.organization.models import Campus, CareTeam, Practitioner
 
 
@@ -308,16 +310,17 @@ class Coverage(models.Model):
     priority = models.CharField(_("primary or secondary"), max_length=10, choices=Priority.choices)
     payer_name = models.CharField(_("insurance company"), max_length=150)
     plan_name = models.CharField(_("plan name"), max_length=150, blank=True)
-    member_id = models.CharField(_("member ID"), max_length=40)
-    group_number = models.CharField(_("group number"), max_length=40, blank=True)
+    # Encrypted at rest with keys kept outside the database (docs/security-at-rest.md).
+    member_id = EncryptedTextField(_("member ID"), max_length=40)
+    group_number = EncryptedTextField(_("group number"), max_length=40, blank=True)
     subscriber_name = models.CharField(_("policyholder's name"), max_length=200)
     subscriber_relationship = models.CharField(
         _("policyholder is"), max_length=10, choices=Subscriber.choices, default=Subscriber.SELF
     )
     effective_from = models.DateField(_("coverage starts"), null=True, blank=True)
     effective_until = models.DateField(_("coverage ends"), null=True, blank=True)
-    card_front = models.FileField(upload_to=_card_path, max_length=200, blank=True)
-    card_back = models.FileField(upload_to=_card_path, max_length=200, blank=True)
+    card_front = models.FileField(upload_to=_card_path, storage=encrypted_storage, max_length=200, blank=True)
+    card_back = models.FileField(upload_to=_card_path, storage=encrypted_storage, max_length=200, blank=True)
     card_front_type = models.CharField(max_length=20, blank=True)
     card_back_type = models.CharField(max_length=20, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)

@@ -363,11 +363,12 @@ def _coverage(
     """The patient's verified primary plan (and, for Jamie, its benefits as the office entered them)."""
     verified_at = clock.at(clock.day(420), 11)
     coverage, _created = Coverage.objects.get_or_create(
+        # By payer, not member ID: the member ID is encrypted at rest and cannot be looked up.
         patient=patient,
-        member_id=plan.member_id,
+        payer_name=plan.payer_name,
         defaults={
             "priority": Coverage.Priority.PRIMARY,
-            "payer_name": plan.payer_name,
+            "member_id": plan.member_id,
             "plan_name": plan.plan_name,
             "group_number": plan.group_number,
             "subscriber_name": subscriber,

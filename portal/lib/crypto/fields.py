@@ -1,0 +1,51 @@
+"""A text model field stored encrypted (see portal/lib/crypto/keys.py for the format)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.db import models
+from django.dispatch import receiver
+
+from portal.lib.crypto.keys import SETTING, decrypt_text, encrypt_text, is_encrypted, key_ring
+
+
+class EncryptedTextField(models.TextField):
+    """Text encrypted in the database, plain in Python.
+
+    Each save encrypts afresh (a random IV), so the column can be neither searched nor
+    sorted: every lookup except `isnull` is refused rather than silently matching nothing.
+    An empty string is stored empty: it says only that the value is blank, which the form
+    already allows. `max_length` limits the plaintext in forms, not the column.
+    """
+
+    description = "Text encrypted at rest"
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return decrypt_text(value)
+
+    def to_python(self, value: Any) -> str | None:
+        if isinstance(value, str) and is_encrypted(value):
+            return decrypt_text(value)
+        return super().to_python(value)
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt_text(str(value))
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        if lookup_name == "isnull":
+            return super().get_lookup(lookup_name)
+        return None
+
+
+@receiver(setting_changed)
+def _forget_keys(setting: str, **kwargs: Any) -> None:
+    # Tests swap keys with override_settings; the next value must use the new ones.
+    if setting in (SETTING, "DATA_DIR", "PRODUCTION"):
+        key_ring.cache_clear()
