@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.lib.crypto.storage import encrypted_storage
 from portal.patients.models import Patient, ProxyGrant, Scope
 
 
@@ -37,7 +38,8 @@ class ProxyDocument(models.Model):
     grant = models.ForeignKey(
         ProxyGrant, on_delete=models.SET_NULL, null=True, blank=True, related_name="documents"
     )
-    file = models.FileField(upload_to=_document_path, max_length=200)
+    # Encrypted at rest with the field-encryption keys (docs/security-at-rest.md).
+    file = models.FileField(upload_to=_document_path, storage=encrypted_storage, max_length=200)
     content_type = models.CharField(max_length=40, choices=ContentType.choices)
     size = models.PositiveIntegerField()
     original_name = models.CharField(max_length=200, blank=True)

@@ -22,6 +22,7 @@ from portal.lib.crypto import DecryptionError, decrypt_text, encrypt_text, key_r
 from portal.lib.crypto.keys import KEY_FILE_NAME, key_id, load_key_ring
 from portal.lib.env import ConfigError
 from portal.patients.models import Coverage, Patient
+from portal.proxies.models import ProxyDocument
 from portal.test import World
 
 KEY_A = Fernet.generate_key().decode()
@@ -94,6 +95,15 @@ def test_the_card_photo_is_encrypted_in_storage_and_opens_plain(world: World) ->
     stored = raw_file(raw_columns(coverage)[2])
     assert stored.startswith(b"fe1:") and b"XY123456789" not in stored and b"PNG" not in stored
     with Coverage.objects.get(pk=coverage.pk).card_front.open("rb") as stream:
+        assert stream.read() == CARD
+
+
+def test_a_proxy_document_is_encrypted_in_storage_and_opens_plain(world: World) -> None:
+    document = ProxyDocument(patient=world.alice, content_type=ProxyDocument.ContentType.PDF, size=len(CARD))
+    document.file.save("upload", ContentFile(CARD), save=True)
+
+    assert raw_file(document.file.name).startswith(b"fe1:")
+    with ProxyDocument.objects.get(pk=document.pk).file.open("rb") as stream:
         assert stream.read() == CARD
 
 
