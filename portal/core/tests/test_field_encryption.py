@@ -18,6 +18,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from portal.core.tests.test_production_settings import GOOD_KEY, _run
 from portal.lib.crypto import DecryptionError, decrypt_text, encrypt_text, key_ring
 from portal.lib.crypto.keys import KEY_FILE_NAME, key_id, load_key_ring
 from portal.lib.env import ConfigError
@@ -196,6 +197,13 @@ def test_production_requires_the_keys_and_elsewhere_one_is_generated_once(tmp_pa
     assert stat.S_IMODE(os.stat(tmp_path / KEY_FILE_NAME).st_mode) == 0o600
     ring = load_key_ring(f"{KEY_B}\n{KEY_A}", tmp_path, production=True)
     assert ring.current_id == key_id(KEY_B.encode()) and len(ring.keys) == 2
+
+
+def test_production_refuses_to_start_without_the_keys(tmp_path: Path) -> None:
+    result = _run(tmp_path, "check", SECRET_KEY=GOOD_KEY, PORTAL_FIELD_KEYS="")
+
+    assert result.returncode != 0
+    assert "Production needs PORTAL_FIELD_KEYS" in result.stderr
 
 
 @pytest.mark.django_db(transaction=True)

@@ -52,6 +52,7 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
         ALLOWED_HOSTS="portal.example.org",
         PORTAL_OIDC_PRIVATE_KEY_FILE=str(_oidc_key(tmp_path)),
         PORTAL_SHC_PRIVATE_KEY_FILE=str(_shc_key(tmp_path)),
+        PORTAL_FIELD_KEYS="dGVzdC1vbmx5LWZpZWxkLWtleS0wMTIzNDU2Nzg5YWI=",  # Fernet, for this test only
     )
     environment.update(env)
     return subprocess.run(  # noqa: S603  (our own interpreter and manage.py)

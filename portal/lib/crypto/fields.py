@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.signals import setting_changed
 from django.db import models
 from django.dispatch import receiver
@@ -49,3 +50,9 @@ def _forget_keys(setting: str, **kwargs: Any) -> None:
     # Tests swap keys with override_settings; the next value must use the new ones.
     if setting in (SETTING, "DATA_DIR", "PRODUCTION"):
         key_ring.cache_clear()
+
+
+# Production refuses to start without its keys (every process loads the models at setup),
+# rather than failing on the first page that shows an encrypted value.
+if getattr(settings, "PRODUCTION", False):
+    key_ring()
