@@ -36,22 +36,44 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 SAMPLE_SECONDS = 0.5
 
 
-def resident_bytes() -> int:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * PAGE_SIZE
+def resident_bytes(pid: int | str = "self") -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as handle:
+            return int(handle.read().split()[1]) * PAGE_SIZE
+    except (OSError, IndexError, ValueError):  # the process ended between listing and reading
+        return 0
+
+
+def children() -> list[int]:
+    """This process's child processes (the export's shards when it uses several)."""
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me:
+            found.append(int(entry))
+    return found
 
 
 @dataclass
 class MemorySamples:
-    """The process's resident memory every SAMPLE_SECONDS, from a background thread."""
+    """Resident memory of this process and its children every SAMPLE_SECONDS (a background thread)."""
 
     samples: list[tuple[float, int]] = field(default_factory=list)
+    largest: int = 0  # the largest single process seen
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
         start = time.monotonic()
         while not self.stop.is_set():
-            self.samples.append((time.monotonic() - start, resident_bytes()))
+            each = [resident_bytes(), *(resident_bytes(pid) for pid in children())]
+            self.largest = max(self.largest, *each)
+            self.samples.append((time.monotonic() - start, sum(each)))
             self.stop.wait(SAMPLE_SECONDS)
 
     def at(self, fraction: float) -> int:
@@ -86,11 +108,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep", action="store_true", help="keep the NDJSON files (their directory is printed)"
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="processes to split the patients between (PORTAL_BULK_EXPORT_PROCESSES)",
+    )
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     args = parser.parse_args(argv)
 
     output = Path(tempfile.mkdtemp(prefix="bulk-export-"))
     os.environ["PORTAL_BULK_EXPORT_DIR"] = str(output)
+    os.environ["PORTAL_BULK_EXPORT_PROCESSES"] = str(args.processes)
     configure(args.data_dir)
 
     from django.db.models import Sum
@@ -126,16 +155,18 @@ def main(argv: list[str] | None = None) -> int:
 
     export._Progress.type_started = timed  # type: ignore[method-assign,assignment]
     print(
-        f"Exporting {patients:,} patients ({job.get_level_display()}), types: {', '.join(types)}", flush=True
+        f"Exporting {patients:,} patients ({job.get_level_display()}) in {args.processes} process(es), "
+        f"types: {', '.join(types)}",
+        flush=True,
     )
     if args.tracemalloc:
         tracemalloc.start()
-    cpu_before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     with sampling() as memory:
         start = time.monotonic()
         outcome = run_export.call(job.pk)
         elapsed = time.monotonic() - start
-    cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
     traced_peak = tracemalloc.get_traced_memory()[1] if args.tracemalloc else 0
     job.refresh_from_db()
     if outcome != ExportJob.Status.COMPLETE:
@@ -144,21 +175,27 @@ def main(argv: list[str] | None = None) -> int:
 
     count = job.files.aggregate(total=Sum("count"))["total"] or 0
     size = job.files.aggregate(total=Sum("size"))["total"] or 0
-    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    cpu = sum(
+        (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        for before, after in zip(cpu_before, cpu_after, strict=True)
+    )
     marks = [*sorted(started.items(), key=lambda item: item[1]), ("", start + elapsed)]
-    print("\nPer type (rows, seconds, resources/s):")
-    for (name, began), (_next, ended) in pairwise(marks):
+    if args.processes == 1:  # the shards' own progress is not seen from here
+        print("\nPer type (rows, seconds, resources/s):")
+    for (name, began), (_next, ended) in pairwise(marks if args.processes == 1 else []):
         rows = job.files.filter(resource_type=name).aggregate(total=Sum("count"))["total"] or 0
         seconds = ended - began
         print(f"  {name:<20} {rows:>10,} {seconds:>8.1f} s {rows / seconds if seconds else 0:>10,.0f}/s")
     print(f"\nResources:        {count:,} in {job.files.count()} files ({megabytes(size)} of NDJSON)")
     print(f"Patients audited: {patients:,}")
     print(f"Wall time:        {elapsed:,.1f} s  ->  {count / elapsed:,.0f} resources/s")
-    print(f"CPU time:         {cpu:,.1f} s (this process; SQLite runs in it)")
+    print(
+        f"CPU time:         {cpu:,.1f} s (all processes; SQLite runs in them) -> {count / cpu:,.0f} resources/CPU-s"
+    )
     print(
         f"Resident memory:  {megabytes(memory.at(0.1))} at 10%, {megabytes(memory.at(0.5))} at 50%, "
-        f"{megabytes(memory.at(0.9))} at 90%; peak {megabytes(max(rss for _t, rss in memory.samples))} "
-        f"(ru_maxrss {megabytes(cpu_after.ru_maxrss * 1024)})"
+        f"{megabytes(memory.at(0.9))} at 90% (all processes); peak {megabytes(max(rss for _t, rss in memory.samples))}; "
+        f"largest process {megabytes(memory.largest)}"
     )
     if args.tracemalloc:
         print(f"Python heap peak: {megabytes(traced_peak)} (tracemalloc)")

@@ -582,6 +582,8 @@ PORTAL_BULK_EXPORT_DIR = Path(env_str("PORTAL_BULK_EXPORT_DIR", str(DATA_DIR / "
 PORTAL_BULK_EXPORT_HOURS = env_int("PORTAL_BULK_EXPORT_HOURS", 24)
 PORTAL_BULK_EXPORT_FILE_RESOURCES = env_int("PORTAL_BULK_EXPORT_FILE_RESOURCES", 100_000)
 PORTAL_BULK_EXPORT_MAX_JOBS = env_int("PORTAL_BULK_EXPORT_MAX_JOBS", 3)
+# Processes the worker splits one export's patients between (one core each).
+PORTAL_BULK_EXPORT_PROCESSES = env_int("PORTAL_BULK_EXPORT_PROCESSES", 1)
 # How long a backend service's system access token lasts (SMART Backend Services).
 PORTAL_BULK_TOKEN_SECONDS = env_int("PORTAL_BULK_TOKEN_SECONDS", 300)
 

@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
 import shutil
 from collections.abc import Iterable, Iterator
-from itertools import islice
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, cast
 from zoneinfo import ZoneInfo
 
 import orjson
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 
 from portal.audit.log import append_events
@@ -86,19 +89,46 @@ def still_allowed(job: ExportJob) -> bool:
     return True
 
 
+def processes() -> int:
+    return max(1, int(settings.PORTAL_BULK_EXPORT_PROCESSES))
+
+
 def write_job(job: ExportJob) -> list[ExportFile]:
-    """Write every requested type's files for a RUNNING job; raises Cancelled if it stops running."""
+    """Write every requested type's files for a RUNNING job; raises Cancelled if it stops running.
+
+    With PORTAL_BULK_EXPORT_PROCESSES above 1 the patients are split between that many
+    processes (by patient id), each writing its own files: the mapping to FHIR is what
+    costs, and one process uses one core.
+    """
+    shards = processes()
+    written = write_shard(job, 0, 1) if shards == 1 else _in_processes(job, shards)
+    return _record_files(job, written)
+
+
+@dataclass(frozen=True)
+class Written:
+    """One file a shard wrote; its ExportFile row is made when the whole job is written."""
+
+    resource_type: str
+    name: str
+    count: int
+    size: int
+
+
+def write_shard(job: ExportJob, shard: int, shards: int) -> list[Written]:
+    """Write the files of the patients whose id is `shard` modulo `shards` (every patient for 1)."""
     started = job.started_at or timezone.now()
-    window = Window(membership(job, timezone.localdate(started)), started, job.since)
+    window = Window(membership(job, timezone.localdate(started)), started, job.since, (shard, shards))
     kinds = exportable()
     names = [name for name in job.types.split() if name in kinds]
-    progress = _Progress(job, len(names))
-    written: list[ExportFile] = []
+    progress = _Progress(job, len(names), f"part {shard + 1} of {shards}: " if shards > 1 else "")
+    written: list[Written] = []
     directory = job_directory(job)
     directory.mkdir(parents=True, exist_ok=True)
     for position, name in enumerate(names, start=1):
         progress.type_started(name, position)
-        with _Files(job, directory, name) as files:
+        stem = f"{name}-{shard + 1}" if shards > 1 else name
+        with _Files(directory, name, stem) as files:
             for part in kinds[name]:
                 for resource in _resources(part, window, progress):
                     files.write(resource)
@@ -106,13 +136,73 @@ def write_job(job: ExportJob) -> list[ExportFile]:
     return written
 
 
+def _in_processes(job: ExportJob, shards: int) -> list[Written]:
+    """Run the shards in child processes (forked: they inherit the set-up Django, not its connections)."""
+    _disconnect()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=shards, mp_context=context) as pool:
+        futures = [pool.submit(_shard_in_child, job.pk, shard, shards) for shard in range(shards)]
+        done, _pending = wait(futures, return_when=FIRST_EXCEPTION)
+        if any(future.exception() is not None for future in done):
+            # Stop the other shards at their next progress write, then let the error be raised.
+            ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+                status=ExportJob.Status.FAILED
+            )
+        results = [future.result() for future in futures]
+    if any(result is None for result in results):
+        raise Cancelled
+    return [item for result in results if result is not None for item in result]
+
+
+def _shard_in_child(job_id: int, shard: int, shards: int) -> list[Written] | None:
+    try:
+        job = ExportJob.objects.select_related("service", "group").get(pk=job_id)
+        return write_shard(job, shard, shards)
+    except Cancelled:
+        return None
+    finally:
+        _disconnect()
+
+
+def _disconnect() -> None:
+    """Close every connection and connection pool, so that none is shared across a fork.
+
+    A psycopg pool's worker threads do not survive a fork, so a child using the parent's
+    pool would wait for a connection forever; the parent opens a new pool when it next asks.
+    """
+    for connection in connections.all(initialized_only=True):
+        connection.close()
+        close_pool = getattr(connection, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
+
+
+def _record_files(job: ExportJob, written: list[Written]) -> list[ExportFile]:
+    """The files' rows, numbered per type in the order the types were asked for."""
+    order = {name: position for position, name in enumerate(job.types.split())}
+    files: list[ExportFile] = []
+    sequence: dict[str, int] = {}
+    for item in sorted(written, key=lambda item: (order.get(item.resource_type, len(order)), item.name)):
+        sequence[item.resource_type] = sequence.get(item.resource_type, 0) + 1
+        files.append(
+            ExportFile(
+                job=job,
+                resource_type=item.resource_type,
+                sequence=sequence[item.resource_type],
+                name=item.name,
+                count=item.count,
+                size=item.size,
+            )
+        )
+    return ExportFile.objects.bulk_create(files)
+
+
 def _resources(part: Part, window: Window, progress: _Progress) -> Iterator[bytes]:
     """One part's resources as NDJSON lines, a chunk of rows at a time."""
     source = part.source
-    rows: Iterator[Any] = window_rows(part, window)
     patients = _Patients()
     with timezone.override(timezone.get_current_timezone()):  # restores the zone the rows switch
-        for chunk in _chunks(rows, CHUNK):
+        for chunk in chunks(part, window):
             if source.patient_of is not None:
                 patients.load({source.patient_of(row) for row in chunk})
             for row in chunk:
@@ -121,14 +211,40 @@ def _resources(part: Part, window: Window, progress: _Progress) -> Iterator[byte
             progress.wrote(len(chunk))
 
 
-def window_rows(part: Part, window: Window) -> Iterator[Any]:
-    rows: Iterator[Any] = part.rows(window).iterator(chunk_size=CHUNK)
-    return part.source.items(rows) if part.source.items is not None else rows
+def chunks(part: Part, window: Window) -> Iterator[list[Any]]:
+    """A part's rows, CHUNK at a time, each chunk its own query after the last one's key.
+
+    Keyset chunks rather than one long cursor: no read stays open while the worker writes
+    its progress (on SQLite a connection reading since before another process's write
+    cannot write at all; on PostgreSQL a cursor outside a transaction is materialised
+    whole before its first row), and each query is a range of the primary key.
+    """
+    rows = part.rows(window)
+    if part.source.items is not None:
+        yield from _whole_patients(rows, part.source.items)
+        return
+    last: Any = None
+    while True:
+        chunk = list((rows if last is None else rows.filter(pk__gt=last))[:CHUNK])
+        if chunk:
+            yield chunk
+        if len(chunk) < CHUNK:
+            return
+        last = chunk[-1].pk
 
 
-def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    while chunk := list(islice(rows, size)):
-        yield chunk
+def _whole_patients(rows: Any, items: Any) -> Iterator[list[Any]]:
+    """Chunks of about CHUNK rows that never split a patient (CareTeam groups a patient's rows)."""
+    last: int | None = None
+    while True:
+        page = rows if last is None else rows.filter(patient_id__gt=last)
+        bound = list(page.order_by("patient_id").values_list("patient_id", flat=True)[CHUNK - 1 : CHUNK])
+        chunk = list(items(iter(page.filter(patient_id__lte=bound[0]) if bound else page)))
+        if chunk:
+            yield chunk
+        if not bound:
+            return
+        last = bound[0]
 
 
 class _Patients:
@@ -177,8 +293,8 @@ def own_view(patient: Patient) -> ApiGrant:
 class _Progress:
     """X-Progress for the status endpoint, written every PROGRESS_EVERY resources."""
 
-    def __init__(self, job: ExportJob, types: int) -> None:
-        self.job, self.types = job, types
+    def __init__(self, job: ExportJob, types: int, prefix: str = "") -> None:
+        self.job, self.types, self.prefix = job, types, prefix
         self.name, self.position, self.total, self.unsaved = "", 0, 0, 0
 
     def type_started(self, name: str, position: int) -> None:
@@ -193,7 +309,7 @@ class _Progress:
 
     def save(self) -> None:
         self.unsaved = 0
-        text = f"{self.name} ({self.position} of {self.types} types), {self.total:,} resources written"
+        text = f"{self.prefix}{self.name} ({self.position} of {self.types} types), {self.total:,} resources written"
         running = ExportJob.objects.filter(pk=self.job.pk, status=ExportJob.Status.RUNNING)
         if not running.update(progress=text[:100]):
             raise Cancelled
@@ -202,48 +318,38 @@ class _Progress:
 class _Files:
     """The NDJSON files of one type: a new file every PORTAL_BULK_EXPORT_FILE_RESOURCES lines."""
 
-    def __init__(self, job: ExportJob, directory: Path, resource_type: str) -> None:
-        self.job, self.directory, self.resource_type = job, directory, resource_type
+    def __init__(self, directory: Path, resource_type: str, stem: str) -> None:
+        self.directory, self.resource_type, self.stem = directory, resource_type, stem
         self.limit = max(1, int(settings.PORTAL_BULK_EXPORT_FILE_RESOURCES))
         self.handle: IO[bytes] | None = None
         self.path = directory
         self.count = self.size = 0
-        self.done: list[ExportFile] = []
+        self.done: list[Written] = []
 
     def __enter__(self) -> _Files:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close(keep=exc[0] is None)
+        self.close()
 
     def write(self, line: bytes) -> None:
         if self.handle is None or self.count >= self.limit:
             self.close()
-            sequence = len(self.done) + 1
-            self.path = self.directory / f"{self.resource_type}-{sequence}.ndjson"
+            # Zero-padded, so the files of a type sort in the order they were written.
+            self.path = self.directory / f"{self.stem}-{len(self.done) + 1:04d}.ndjson"
             self.handle = self.path.open("wb", buffering=1 << 20)
         self.handle.write(line)
         self.handle.write(b"\n")
         self.count += 1
         self.size += len(line) + 1
 
-    def close(self, keep: bool = True) -> None:
+    def close(self) -> None:
         if self.handle is None:
             return
         self.handle.close()
         self.handle = None
-        if keep:
-            name = str(self.path.relative_to(export_root()))
-            self.done.append(
-                ExportFile.objects.create(
-                    job=self.job,
-                    resource_type=self.resource_type,
-                    sequence=len(self.done) + 1,
-                    name=name,
-                    count=self.count,
-                    size=self.size,
-                )
-            )
+        name = str(self.path.relative_to(export_root()))
+        self.done.append(Written(self.resource_type, name, self.count, self.size))
         self.count = self.size = 0
 
 
@@ -288,10 +394,15 @@ def exported_patients(job: ExportJob) -> Iterator[int]:
     if not any(part.source.patient_data for name in job.types.split() for part in kinds.get(name, ())):
         return iter(())
     members = membership(job, timezone.localdate(job.started_at or timezone.now()))
-    patients = Patient.objects.all() if members is None else members
-    return cast(
-        Iterator[int], patients.order_by("pk").values_list("pk", flat=True).iterator(chunk_size=CHUNK)
-    )
+    return _ids(Patient.objects.all() if members is None else members)
+
+
+def _ids(patients: Any) -> Iterator[int]:
+    # In keyset chunks, so no read is open while the audit events are written.
+    last = 0
+    while ids := list(patients.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:CHUNK]):
+        yield from ids
+        last = ids[-1]
 
 
 def manifest_times(job: ExportJob) -> tuple[str, str]:

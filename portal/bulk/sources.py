@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 
 from portal.bulk.groups import Membership
@@ -70,6 +70,8 @@ class Window:
     members: Membership
     at: dt.datetime
     since: dt.datetime | None = None
+    # (k, n): only the patients whose id is k modulo n (one of n processes writing the export).
+    shard: tuple[int, int] = (0, 1)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class Source:
     rows: Callable[[Window], models.QuerySet[Any]]
     # The patient a row belongs to, for the mapper's grant (None: the row has no patient).
     patient_of: Callable[[Any], int] | None = lambda row: row.patient_id
+    # The row's patient as a column, to split the rows between processes.
+    patient_column: str = "patient_id"
     # Turns the queryset's rows into the objects `to_fhir` takes (CareTeam: one per patient).
     items: Callable[[Iterator[Any]], Iterator[Any]] | None = None
     # Adjusts a mapped resource for a backend reader (DocumentReference's inline content).
@@ -248,7 +252,7 @@ def _of_row(row: Any) -> int:
 
 
 SOURCES: tuple[Source, ...] = (
-    Source("Patient", "patient", _patients, patient_of=_of_row),
+    Source("Patient", "patient", _patients, patient_of=_of_row, patient_column="pk"),
     Source("AllergyIntolerance", "allergy", _record(Allergy)),
     Source("Appointment", "appointment", _appointments),
     Source("CarePlan", "visitplan", _care_plans),
@@ -285,6 +289,15 @@ class Part:
     def rows(self, window: Window) -> models.QuerySet[Any]:
         """The part's rows as of the transaction time and, with `_since`, changed after it."""
         rows = self.source.rows(window)
+        shard, shards = window.shard
+        if shards > 1:
+            if self.source.patient_of is None:  # shared resources: written once, by the first
+                return rows if shard == 0 else rows.none()  # (they keep no change time either)
+            rows = rows.alias(bulk_shard=F(self.source.patient_column) % shards).filter(bulk_shard=shard)
+        if not rows.query.order_by:
+            # In table order, not the model's display order: a sort of millions of rows
+            # would come before the first one could be written.
+            rows = rows.order_by("pk")
         field = self.kind.last_updated_field
         if not field:  # no change time kept: the IG lets these come whatever `_since` says
             return rows

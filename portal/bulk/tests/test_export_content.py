@@ -374,9 +374,14 @@ def test_patients_are_forgotten_between_chunks_to_keep_memory_flat(
     populate(world, 12, 0)
     monkeypatch.setattr(export, "CHUNK", 5)
     monkeypatch.setattr(export._Patients, "KEEP", 6)
-    found = run(queue(make_service(all_patients=True), ["Observation", "AllergyIntolerance"]))
+    CareRelationship.objects.create(patient=world.bob, care_team=world.scheduling_desk)
+    CareRelationship.objects.create(patient=world.bob, care_team=world.care_team)
+    found = run(queue(make_service(all_patients=True), ["Observation", "AllergyIntolerance", "CareTeam"]))
     assert len(found["Observation"]) == 36
     assert len(found["AllergyIntolerance"]) == 12
+    # Chunks of care relationships never split a patient: one CareTeam per patient and team.
+    teams = sorted((item["subject"]["reference"], item["id"]) for item in found["CareTeam"])
+    assert len(teams) == len(set(teams)) == 12 + 1 + 2
 
 
 def test_encounter_rows_keep_their_campus_in_one_query(world: World) -> None:
