@@ -90,6 +90,14 @@ def test_each_save_encrypts_afresh_and_blank_stays_blank(world: World) -> None:
     assert Coverage.objects.get(pk=first.pk).group_number == ""
 
 
+def test_typed_text_that_looks_like_ciphertext_is_kept_as_typed(world: World) -> None:
+    lookalike = "fe1:00000000:abc"
+    coverage = make_coverage(world.alice, member_id=lookalike)
+    coverage.full_clean()
+
+    assert Coverage.objects.get(pk=coverage.pk).member_id == lookalike
+
+
 def test_the_card_photo_is_encrypted_in_storage_and_opens_plain(world: World) -> None:
     coverage = make_coverage(world.alice)
 

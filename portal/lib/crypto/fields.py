@@ -9,7 +9,7 @@ from django.core.signals import setting_changed
 from django.db import models
 from django.dispatch import receiver
 
-from portal.lib.crypto.keys import SETTING, decrypt_text, encrypt_text, is_encrypted, key_ring
+from portal.lib.crypto.keys import SETTING, decrypt_text, encrypt_text, key_ring
 
 
 class EncryptedTextField(models.TextField):
@@ -18,7 +18,9 @@ class EncryptedTextField(models.TextField):
     Each save encrypts afresh (a random IV), so the column can be neither searched nor
     sorted: every lookup except `isnull` is refused rather than silently matching nothing.
     An empty string is stored empty: it says only that the value is blank, which the form
-    already allows. `max_length` limits the plaintext in forms, not the column.
+    already allows. `max_length` limits the plaintext in forms, not the column. In Python the
+    value is always the plaintext (`to_python` never decrypts), so typed input that happens
+    to look like ciphertext is kept as typed, and fixtures (dumpdata) hold plaintext.
     """
 
     description = "Text encrypted at rest"
@@ -27,11 +29,6 @@ class EncryptedTextField(models.TextField):
         if value is None or value == "":
             return value
         return decrypt_text(value)
-
-    def to_python(self, value: Any) -> str | None:
-        if isinstance(value, str) and is_encrypted(value):
-            return decrypt_text(value)
-        return super().to_python(value)
 
     def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)
