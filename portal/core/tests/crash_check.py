@@ -19,12 +19,17 @@ def collect() -> dict[str, Any]:
     from django.utils import timezone
 
     from portal.audit.verify import verify_chain
-    from portal.billing.models import LedgerEntry, Payment
+    from portal.billing import payments
+    from portal.billing.models import LedgerEntry, Payment, SandboxCharge
     from portal.messaging.models import Message
     from portal.notifications import outbox
     from portal.notifications.models import MailboxEntry, OutboxMessage
     from portal.scheduling.models import Appointment
 
+    # First what the worker's `reconcile_pending` does five minutes on: settle each payment a
+    # kill left pending by asking the gateway what it did with the key (a
+    # settled payment queues its receipt email, delivered below).
+    settled = payments.reconcile_pending(older_than=dt.timedelta(0))
     # One second past the lease: every claim a killed worker left has expired.
     later = timezone.now() + outbox.LEASE + dt.timedelta(seconds=1)
     drained = 0
@@ -33,6 +38,8 @@ def collect() -> dict[str, Any]:
     count, problems = verify_chain()
     return {
         "drained": drained,
+        "settled": settled,
+        "charges": list(SandboxCharge.objects.values_list("idempotency_key", "status")),
         "appointments": list(Appointment.objects.values("id", "slot_id", "patient_id", "status")),
         "messages": list(Message.objects.filter(body__startswith="crash-").values_list("body", flat=True)),
         "payments": list(Payment.objects.values("id", "idempotency_key", "status", "amount_cents")),
