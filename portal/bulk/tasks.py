@@ -2,9 +2,9 @@
 
 A kick-off queues `run_export`; the worker claims the job (QUEUED -> RUNNING in one
 conditional UPDATE, so two workers never write the same job), writes its files, audits
-the exported patients and marks it COMPLETE with an expiry. `portal bulk_sweep` (cron, or
-the worker's `sweep_exports` task) deletes expired jobs with their files, and fails jobs a
-dead worker left running.
+the exported patients and marks it COMPLETE with an expiry. The `sweep_exports` task
+(queued to run when each export expires) and `portal bulk_sweep` (cron, hourly) delete
+expired jobs with their files, and fail jobs a dead worker left running.
 """
 
 from __future__ import annotations
@@ -60,7 +60,18 @@ def run_export(job_id: int) -> str:
     if not done:  # cancelled between the last chunk and now
         export.remove_files(job)
         return "cancelled"
+    _sweep_after(finished + dt.timedelta(hours=expiry_hours(), minutes=1))
     return ExportJob.Status.COMPLETE
+
+
+def _sweep_after(when: dt.datetime) -> None:
+    """Queue the sweep for when this export expires, so its files go without cron.
+
+    Backends that cannot run a task later (the immediate backend of the test settings)
+    rely on `portal bulk_sweep` instead.
+    """
+    if sweep_exports.get_backend().supports_defer:
+        sweep_exports.using(run_after=when).enqueue()
 
 
 def _fail(job: ExportJob, message: str) -> str:

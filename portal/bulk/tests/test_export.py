@@ -22,7 +22,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from portal.audit.models import AuditEvent
 from portal.audit.verify import verify_chain
-from portal.bulk import export
+from portal.bulk import export, tasks
 from portal.bulk.models import BackendService, ExportFile, ExportJob, PatientGroup
 from portal.bulk.tasks import run_export, sweep
 from portal.bulk.tests.support import issue_system_token, make_service
@@ -379,6 +379,34 @@ def test_expired_exports_are_swept_with_their_files(
     assert not ExportJob.objects.exists()
     assert not ExportFile.objects.exists()
     assert not any(_exports_in_tmp.rglob("*.ndjson"))
+
+
+def test_a_completed_export_queues_the_sweep_for_when_it_expires(
+    records: World, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[dt.datetime] = []
+
+    class Deferring:
+        supports_defer = True
+
+    class Sweep:
+        """The sweep task on a backend that can run a task later."""
+
+        def get_backend(self) -> Deferring:
+            return Deferring()
+
+        def using(self, run_after: dt.datetime) -> Sweep:
+            queued.append(run_after)
+            return self
+
+        def enqueue(self) -> None:
+            pass
+
+    monkeypatch.setattr(tasks, "sweep_exports", Sweep())
+    manifest(kick_off("$export?_type=Patient", token), token)
+    job = ExportJob.objects.get()
+    assert job.expires_at is not None
+    assert queued == [job.expires_at + dt.timedelta(minutes=1)]
 
 
 def test_the_sweep_fails_an_export_a_dead_worker_left(world: World, everyone: BackendService) -> None:
