@@ -39,6 +39,7 @@ import datetime as dt
 import logging
 import secrets
 import smtplib
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -413,11 +414,29 @@ def deliver_later(send_after: dt.datetime) -> None:
 
     if not deliver_outbox.get_backend().supports_defer:
         return
-    transaction.on_commit(lambda: deliver_outbox.using(run_after=send_after).enqueue())
+    _enqueue_with_transaction(lambda: deliver_outbox.using(run_after=send_after).enqueue())
 
 
 def deliver_soon() -> None:
     """Once the current transaction commits, have the worker deliver what is due now."""
     from portal.notifications.tasks import deliver_outbox
 
-    transaction.on_commit(lambda: deliver_outbox.enqueue())
+    _enqueue_with_transaction(lambda: deliver_outbox.enqueue())
+
+
+def _enqueue_with_transaction(enqueue: Callable[[], object]) -> None:
+    """Enqueue so that the task exists exactly when the rows it delivers do.
+
+    The database queue stores the task in the current transaction: it commits with the
+    outbox rows, or not at all. With `on_commit` an app server killed between the commit
+    and the callback would leave committed rows with no task to deliver them until some
+    later write's task or `portal deliver_outbox` ran. Other backends (the immediate one
+    in tests) run the task at once, which must wait for the commit to see the rows."""
+    from django_tasks_db import DatabaseBackend
+
+    from portal.notifications.tasks import deliver_outbox
+
+    if isinstance(deliver_outbox.get_backend(), DatabaseBackend):
+        enqueue()
+    else:
+        transaction.on_commit(enqueue)
