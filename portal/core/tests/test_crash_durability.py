@@ -81,6 +81,7 @@ class Person:
     session: str
     thread_id: int
     slots: list[int]
+    visit_type: int
     tokens: list[str]
     csrf_cookie: str = ""
     csrf_token: str = ""
@@ -134,12 +135,11 @@ def people(world: World) -> list[Person]:
                 session=client.cookies[settings.SESSION_COOKIE_NAME].value,
                 thread_id=thread.pk,
                 slots=[slot.pk for slot in slots],
+                visit_type=sw.follow_up.pk,
                 tokens=[card_token() for _ in range(PAYMENTS_EACH)],
             )
         )
     assert Thread.objects.count() == PATIENTS
-    # The visit type every booking uses.
-    world.follow_up_id = sw.follow_up.pk  # type: ignore[attr-defined]
     return found
 
 
@@ -293,7 +293,16 @@ def _until_answered(
     return None
 
 
-def _patient(port: int, person: Person, follow_up: int, ledger: Ledger, stop: float) -> None:
+def _patient(port: int, person: Person, ledger: Ledger, stop: float) -> None:
+    """One patient's session; anything that goes wrong in it fails the test."""
+    try:
+        _write_until(port, person, ledger, stop)
+    except Exception as exc:  # a thread's exception would otherwise vanish
+        with ledger.lock:
+            ledger.server_errors.append(f"patient {person.number}: {exc!r}")
+
+
+def _write_until(port: int, person: Person, ledger: Ledger, stop: float) -> None:
     rng = random.Random(person.number)
     slots = list(person.slots)
     tokens = list(person.tokens)
@@ -311,7 +320,7 @@ def _patient(port: int, person: Person, follow_up: int, ledger: Ledger, stop: fl
             slot = slots.pop()
             answer = _until_answered(
                 port, person, "POST", reverse("booking:confirm", args=[slot]),
-                {"visit_type": follow_up, "reason": "check-up"}, stop,
+                {"visit_type": person.visit_type, "reason": "check-up"}, stop,
             )  # fmt: skip
             # A retry of a booking that committed meets its own appointment: "taken", not
             # acknowledged, and not counted.
@@ -365,16 +374,14 @@ def _chaos(processes: Processes, stop: float) -> None:
 
 
 def test_acknowledged_writes_survive_kill_9(
-    world: World, people: list[Person], processes: Processes, database: dict[str, str], tmp_path: Path
+    people: list[Person], processes: Processes, tmp_path: Path
 ) -> None:
     processes.start_server()
     processes.start_worker()
     ledger = Ledger()
     stop = time.monotonic() + CHAOS_SECONDS
-    follow_up: int = world.follow_up_id  # type: ignore[attr-defined]
     clients = [
-        threading.Thread(target=_patient, args=(processes.port, person, follow_up, ledger, stop))
-        for person in people
+        threading.Thread(target=_patient, args=(processes.port, person, ledger, stop)) for person in people
     ]
     for client in clients:
         client.start()
