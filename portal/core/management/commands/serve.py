@@ -14,6 +14,10 @@ from django.core.management.base import BaseCommand
 
 import portal
 
+# --worker-class choices and what gunicorn is given for each. uvicorn serves the ASGI
+# application (portal.asgi) through its gunicorn worker.
+WORKER_CLASSES = {"sync": "sync", "gthread": "gthread", "uvicorn": "uvicorn.workers.UvicornWorker"}
+
 
 def default_workers() -> int:
     # gunicorn's own rule of thumb for sync workers.
@@ -48,21 +52,35 @@ class Command(BaseCommand):
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--bind", default="127.0.0.1:8000", help="(default: %(default)s)")
         parser.add_argument("--workers", type=int, default=default_workers(), help="(default: %(default)s)")
+        # sync won the mixed-load comparison against gthread and uvicorn (docs/deployment.md,
+        # "Choosing the app server"); the others stay available for measuring.
+        parser.add_argument(
+            "--worker-class", choices=WORKER_CLASSES, default="sync", help="(default: %(default)s)"
+        )
+        parser.add_argument(
+            "--threads", type=int, default=1, help="threads per gthread worker (default: %(default)s)"
+        )
 
-    def handle(self, *args: Any, bind: str, workers: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, bind: str, workers: int, worker_class: str, threads: int, **options: Any
+    ) -> None:
         if static_files_missing():
             self.stdout.write(f"Collecting static files into {settings.STATIC_ROOT}")
             call_command("collectstatic", interactive=False, verbosity=0)
         argv = [
-            sys.executable, "-m", "gunicorn", "portal.wsgi:application",
+            sys.executable, "-m", "gunicorn",
+            "portal.asgi:application" if worker_class == "uvicorn" else "portal.wsgi:application",
             "--pythonpath", str(project_root()),
             "--bind", bind,
             "--workers", str(workers),
+            "--worker-class", WORKER_CLASSES[worker_class],
         ]  # fmt: skip
+        if worker_class == "gthread":
+            argv += ["--threads", str(threads)]
         # No gunicorn access log: it would write raw paths and query strings (ids, tokens).
         # The portal's own access-log line names the route pattern instead.
         prepare_metrics_dir()
-        self.stdout.write(f"Serving http://{bind}/ with {workers} gunicorn workers")
+        self.stdout.write(f"Serving http://{bind}/ with {workers} gunicorn {worker_class} workers")
         self.stdout.flush()
         # Replace this process rather than wrap it, so a process manager's signals
         # reach gunicorn's arbiter directly. argv is built here, not from user input.
