@@ -1,12 +1,13 @@
 """Writing one `$export` job: every requested type's resources as NDJSON files, in constant memory.
 
-Each type's rows come from `sources.py` as one queryset over all member patients, read with
-`.iterator(chunk_size=CHUNK)` (a server-side cursor on PostgreSQL, `fetchmany` on SQLite),
-so memory holds one chunk whatever the export's size. Per chunk, the patients of its rows
-are loaded in one query (the mappers need each row's patient for its references and its
+Each type's rows come from `sources.py` as one queryset over all member patients, read in
+keyset chunks of CHUNK rows (each chunk its own short query after the last one's key), so
+memory holds one chunk whatever the export's size. Per chunk, the patients of its rows are
+loaded in one query (the mappers need each row's patient for its references and its
 campus's time zone) and DiagnosticReport's values in one more (prefetch per chunk): the
 export's query count grows with chunks, never with rows. Lines go straight to a buffered
-file, a new one every `PORTAL_BULK_EXPORT_FILE_RESOURCES` resources.
+file, a new one every `PORTAL_BULK_EXPORT_FILE_RESOURCES` resources. With
+`PORTAL_BULK_EXPORT_PROCESSES` above 1 the patients are divided between forked processes.
 
 Between chunks the worker writes its progress with a conditional UPDATE; when that finds
 the job no longer running (the client cancelled it, or the sweep gave up on it), the worker

@@ -77,7 +77,9 @@ def _sweep_after(when: dt.datetime) -> None:
 def _fail(job: ExportJob, message: str) -> str:
     export.remove_files(job)
     now = timezone.now()
-    ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+    # FAILED too: a process of a divided export marks it failed at once, to stop the others.
+    failing = (ExportJob.Status.RUNNING, ExportJob.Status.FAILED)
+    ExportJob.objects.filter(pk=job.pk, status__in=failing).update(
         status=ExportJob.Status.FAILED,
         error=message,
         finished_at=now,

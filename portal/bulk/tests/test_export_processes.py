@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from portal.bulk import export
+from portal.bulk import export, sources
 from portal.bulk.models import ExportJob
 from portal.bulk.sources import exportable
 from portal.bulk.tasks import run_export
@@ -94,3 +94,35 @@ def test_two_processes_write_the_export_one_process_would(world: World, settings
         return lines([export.Written(file.resource_type, file.name, file.count, file.size) for file in files])
 
     assert sorted(run(2)) == sorted(run(1))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_process_that_fails_fails_the_export_and_stops_the_others(
+    world: World, settings: Any, monkeypatch: pytest.MonkeyPatch, _exports_in_tmp: Path
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "forked processes need a database server, not the in-memory test database (runs on PostgreSQL)"
+        )
+    populate(world, 4)
+    settings.PORTAL_BULK_EXPORT_PROCESSES = 2
+    original = sources.Part.to_fhir
+
+    def broken_for_odd_patients(part: sources.Part, row: Any, grant: Any) -> dict[str, Any]:
+        if getattr(row, "patient_id", 0) % 2:
+            raise RuntimeError("a mapping bug")
+        return original(part, row, grant)
+
+    monkeypatch.setattr(sources.Part, "to_fhir", broken_for_odd_patients)
+    job = ExportJob.objects.create(
+        service=make_service(all_patients=True),
+        level=ExportJob.Level.SYSTEM,
+        types="Observation",
+        request_url="x",
+    )
+    assert run_export.call(job.pk) == ExportJob.Status.FAILED
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.FAILED
+    assert job.error and job.expires_at is not None
+    assert not job.files.exists()
+    assert not any(_exports_in_tmp.rglob("*.ndjson"))
