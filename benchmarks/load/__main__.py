@@ -16,15 +16,15 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from benchmarks import environment
-from benchmarks.load import servers as app_servers
-from benchmarks.load.report import summarise
+from benchmarks.load.harness import run_load
 
 POSTGRES_BENCH_URL = "postgres://postgres@127.0.0.1:5432/portal_bench"
 
 
-def main(argv: list[str] | None = None) -> dict[str, object]:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load")
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load after the warm-up")
@@ -53,20 +53,20 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         database = {"PORTAL_DATA_DIR": str(args.data_dir)}
     environment.configure(args.data_dir)
 
-    from django.conf import settings
-
-    from benchmarks.load import accounts, generator
-
     sign_ins = args.sign_in_users if args.sign_in_users is not None else max(1, args.users // 10)
-    patients = accounts.prepare(args.users, sign_ins)
-    logs = args.data_dir / "load-logs"
-    with app_servers.running(
-        args.servers, args.workers_per_server, args.worker_class, args.threads, database, logs
-    ) as urls:
-        stats, started, client_cpu = generator.run(
-            patients, urls, args.warmup + args.duration, args.think, settings.SESSION_COOKIE_NAME
-        )
-    summary = summarise(stats, started + args.warmup, args.duration, client_cpu)
+    summary = run_load(
+        database,
+        users=args.users,
+        sign_ins=sign_ins,
+        duration=args.duration,
+        warmup=args.warmup,
+        think=args.think,
+        servers=args.servers,
+        workers=args.workers_per_server,
+        worker_class=args.worker_class,
+        threads=args.threads,
+        logs=args.data_dir / "load-logs",
+    )
     summary["setup"] = {
         "users": args.users,
         "sign_in_users": sign_ins,
@@ -78,7 +78,6 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "warmup_seconds": args.warmup,
         "duration_seconds": args.duration,
         "database": args.database,
-        "load_average_before": list(os.getloadavg()),
     }
     text = json.dumps(summary, indent=2)
     print(text)

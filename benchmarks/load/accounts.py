@@ -34,13 +34,20 @@ def candidates() -> list[int]:
     )
 
 
-def prepare(count: int, sign_in_count: int, seed: int = 10) -> list[SimulatedPatient]:
+def prepare(
+    count: int, sign_in_count: int, seed: int = 10, *, distinct: bool = True
+) -> list[SimulatedPatient]:
     """Draw `count` patients (the same ones for the same seed), give the first
-    `sign_in_count` of them the load test's password, and mint a session for each."""
+    `sign_in_count` of them the load test's password, and mint a session for each.
+    Without `distinct` (a small test database) a patient may be drawn more than once:
+    each drawing is a separate browser with its own session."""
     pool = candidates()
-    if len(pool) < count:
+    rng = random.Random(seed)
+    if distinct and len(pool) < count:
         raise SystemExit(f"only {len(pool)} patients have a sign-in, a thread and a result; need {count}")
-    chosen = random.Random(seed).sample(pool, count)
+    if not pool:
+        raise SystemExit("no patient has a sign-in, a thread and a result")
+    chosen = rng.sample(pool, count) if len(pool) >= count else rng.choices(pool, k=count)
     patients = {p.pk: p for p in Patient.objects.filter(pk__in=chosen).select_related("account")}
     drawn: list[SimulatedPatient] = []
     for index, pk in enumerate(chosen):
@@ -48,13 +55,14 @@ def prepare(count: int, sign_in_count: int, seed: int = 10) -> list[SimulatedPat
         assert user is not None
         can_sign_in = index < sign_in_count
         if can_sign_in:
+            # Sign-in requires a verified address (ACCOUNT_EMAIL_VERIFICATION = mandatory);
+            # generated patients often have none.
+            user.email = user.email or f"{user.username}@load-test.invalid"
             user.set_password(SIGN_IN_PASSWORD)
-            user.save(update_fields=["password"])
-            if user.email:
-                # Sign-in requires a verified address (ACCOUNT_EMAIL_VERIFICATION = mandatory).
-                EmailAddress.objects.update_or_create(
-                    user=user, email=user.email, defaults={"verified": True, "primary": True}
-                )
+            user.save(update_fields=["password", "email"])
+            EmailAddress.objects.update_or_create(
+                user=user, email=user.email, defaults={"verified": True, "primary": True}
+            )
         client = Client()
         client.force_login(user)
         cookie = client.cookies[settings.SESSION_COOKIE_NAME].value

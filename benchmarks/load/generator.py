@@ -117,8 +117,10 @@ class Patient:
                 Sample(kind, 0, started, time.monotonic() - started, False, repr(failure))
             )
             raise Unexpected(kind) from failure
-        ok = status in expect
-        note = "" if ok else f"{method} {path} -> {status} {response.headers.get('Location', '')}"
+        location = response.headers.get("Location", "")
+        # A redirect to a sign-in or two-factor page means the session is not signed in.
+        ok = status in expect and not location.startswith("/accounts/")
+        note = "" if ok else f"{self.account.username}: {method} {path} -> {status} {location}"
         self.stats.samples.append(Sample(kind, status, started, time.monotonic() - started, ok, note))
         if not ok:
             raise Unexpected(note)
@@ -171,7 +173,7 @@ class Patient:
         )
         token = CSRF.search(page)
         if token is None:
-            return  # gone (404) between the search and the click
+            return  # taken (409) or gone (404) between the search and the click
         data = {"csrfmiddlewaretoken": token.group(1), "visit_type": self.visit_type, "reason": "Load test"}
         await self.request("book", "POST", path, expect=(302, 409, 400), data=data)
         self.booked = True
