@@ -49,22 +49,25 @@ def prepare(
         raise SystemExit("no patient has a sign-in, a thread and a result")
     chosen = rng.sample(pool, count) if len(pool) >= count else rng.choices(pool, k=count)
     patients = {p.pk: p for p in Patient.objects.filter(pk__in=chosen).select_related("account")}
+    # Passwords first, once a patient: a new password hash would sign out the sessions
+    # already minted for them (Django ties a session to the hash).
+    for pk in dict.fromkeys(chosen[:sign_in_count]):
+        user = patients[pk].account
+        assert user is not None
+        # Sign-in requires a verified address (ACCOUNT_EMAIL_VERIFICATION = mandatory);
+        # generated patients often have none.
+        user.email = user.email or f"{user.username}@load-test.invalid"
+        user.set_password(SIGN_IN_PASSWORD)
+        user.save(update_fields=["password", "email"])
+        EmailAddress.objects.update_or_create(
+            user=user, email=user.email, defaults={"verified": True, "primary": True}
+        )
     drawn: list[SimulatedPatient] = []
     for index, pk in enumerate(chosen):
         user = patients[pk].account
         assert user is not None
-        can_sign_in = index < sign_in_count
-        if can_sign_in:
-            # Sign-in requires a verified address (ACCOUNT_EMAIL_VERIFICATION = mandatory);
-            # generated patients often have none.
-            user.email = user.email or f"{user.username}@load-test.invalid"
-            user.set_password(SIGN_IN_PASSWORD)
-            user.save(update_fields=["password", "email"])
-            EmailAddress.objects.update_or_create(
-                user=user, email=user.email, defaults={"verified": True, "primary": True}
-            )
         client = Client()
         client.force_login(user)
         cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-        drawn.append(SimulatedPatient(user.username, cookie, can_sign_in))
+        drawn.append(SimulatedPatient(user.username, cookie, can_sign_in=index < sign_in_count))
     return drawn

@@ -169,7 +169,7 @@ class Patient:
             return
         path = f"/appointments/book/slot/{random.choice(slots[:5])}/"
         page = await self.request(
-            "booking confirm", "GET", f"{path}?visit_type={self.visit_type}", expect=(200, 404)
+            "booking confirm", "GET", f"{path}?visit_type={self.visit_type}", expect=(200, 404, 409)
         )
         token = CSRF.search(page)
         if token is None:

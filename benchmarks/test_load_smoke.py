@@ -1,0 +1,75 @@
+"""The load test, sized for CI: two app-server processes on a tiny organisation, twenty
+simulated patients for about ten seconds. Every request type of the mix must be made and
+none may fail. Nothing about speed is asserted: the timings live in docs/benchmarks.md.
+
+Runs on PostgreSQL against the test database, and on SQLite against a file copy of it
+(the in-memory test database cannot be shared with other processes).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from benchmarks.history import build
+from benchmarks.load.generator import REQUEST_TYPES
+from benchmarks.load.harness import run_load
+from benchmarks.sizes import Sizes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SMALL = Sizes(
+    patients=30, notifications=10, tasks=5, audit_events=20, years=1, observations=50,
+    appointments=5, threads=60, messages=150, long_thread=10,
+)  # fmt: skip
+
+
+def test_twenty_patients_on_two_app_servers_make_every_request_without_an_error(
+    tmp_path: Path, settings: Any
+) -> None:
+    settings.PORTAL_SLOT_HORIZON_DAYS = 14  # a fortnight of slots is plenty to search and book
+    # Hash the sign-in password as the servers (development settings) do: with the test
+    # settings' cheap hasher, each sign-in would rehash it and sign out that patient's
+    # other sessions.
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
+    build(SMALL, seed=1, anchor=dt.datetime.now(dt.UTC), log=lambda line: None)
+    summary = run_load(
+        lambda: _database(tmp_path),
+        users=20,
+        sign_ins=20,
+        duration=10,
+        warmup=0,
+        think=0.2,
+        servers=2,
+        workers=2,
+        worker_class="sync",
+        threads=1,
+        logs=tmp_path / "logs",
+        distinct=False,
+        # The servers must accept the sessions this process minted.
+        server_environment={"SECRET_KEY": settings.SECRET_KEY},
+    )
+    assert summary["errors"] == 0, summary["error_examples"]
+    made = {kind for kind, numbers in summary["by_type"].items() if numbers["all_requests"]}
+    assert made == set(REQUEST_TYPES)
+
+
+def _database(tmp_path: Path) -> dict[str, str]:
+    if connection.vendor == "postgresql":
+        db = connection.settings_dict
+        url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        return {"DATABASE_URL": url}
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    connection.ensure_connection()
+    with sqlite3.connect(data_dir / "portal.sqlite3") as copy:
+        connection.connection.backup(copy)
+    return {"PORTAL_DATA_DIR": str(data_dir)}
