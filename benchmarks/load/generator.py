@@ -93,6 +93,7 @@ class Patient:
         self.search: str | None = None  # the booking times URL this patient searches
         self.visit_type = ""
         self.booked = False
+        self.last_status = 0
         self.http = self._client(account.session_cookie)
 
     def _client(self, session_cookie: str | None) -> aiohttp.ClientSession:
@@ -122,6 +123,7 @@ class Patient:
         ok = status in expect and not location.startswith("/accounts/")
         note = "" if ok else f"{self.account.username}: {method} {path} -> {status} {location}"
         self.stats.samples.append(Sample(kind, status, started, time.monotonic() - started, ok, note))
+        self.last_status = status
         if not ok:
             raise Unexpected(note)
         return body
@@ -169,11 +171,13 @@ class Patient:
             return
         path = f"/appointments/book/slot/{random.choice(slots[:5])}/"
         page = await self.request(
-            "booking confirm", "GET", f"{path}?visit_type={self.visit_type}", expect=(200, 404, 409)
+            "booking confirm", "GET", f"{path}?visit_type={self.visit_type}", expect=(200, 400, 404, 409)
         )
         token = CSRF.search(page)
-        if token is None:
-            return  # taken (409) or gone (404) between the search and the click
+        if self.last_status != 200 or token is None:
+            # Taken (409) or gone (404) between the search and the click, or refused by the
+            # clinic's rules (400: a visit of this kind already booked, say).
+            return
         data = {"csrfmiddlewaretoken": token.group(1), "visit_type": self.visit_type, "reason": "Load test"}
         await self.request("book", "POST", path, expect=(302, 409, 400), data=data)
         self.booked = True
