@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from benchmarks.environment import BENCH_DATA_DIR, configure
 
@@ -154,6 +155,13 @@ def main(argv: list[str] | None = None) -> int:
         type_started(progress, name, position)
 
     export._Progress.type_started = timed  # type: ignore[method-assign,assignment]
+    audit = export.audit_export
+
+    def timed_audit(job: ExportJob, patient_ids: Any) -> int:
+        started["(audit events)"] = time.monotonic()
+        return audit(job, patient_ids)
+
+    export.audit_export = timed_audit
     print(
         f"Exporting {patients:,} patients ({job.get_level_display()}) in {args.processes} process(es), "
         f"types: {', '.join(types)}",
@@ -184,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nPer type (rows, seconds, resources/s):")
     for (name, began), (_next, ended) in pairwise(marks if args.processes == 1 else []):
         rows = job.files.filter(resource_type=name).aggregate(total=Sum("count"))["total"] or 0
+        rows = patients if name == "(audit events)" else rows
         seconds = ended - began
         print(f"  {name:<20} {rows:>10,} {seconds:>8.1f} s {rows / seconds if seconds else 0:>10,.0f}/s")
     print(f"\nResources:        {count:,} in {job.files.count()} files ({megabytes(size)} of NDJSON)")
