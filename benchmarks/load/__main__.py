@@ -31,9 +31,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds of load not counted, first")
     parser.add_argument("--think", type=float, default=1.0, help="mean think time between actions, seconds")
     parser.add_argument("--servers", type=int, default=2)
-    parser.add_argument("--workers-per-server", type=int, default=2 * (os.cpu_count() or 1) + 1)
-    parser.add_argument("--worker-class", choices=("sync", "gthread", "uvicorn"), default="sync")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gthread worker")
+    parser.add_argument("--workers-per-server", type=int, default=(os.cpu_count() or 1) + 1)
+    parser.add_argument("--worker-class", choices=("sync", "gthread", "uvicorn"), default="gthread")
+    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker")
     parser.add_argument("--database", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--database-url", default=POSTGRES_BENCH_URL, help="with --database postgres")
     parser.add_argument(

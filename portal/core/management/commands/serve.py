@@ -19,9 +19,11 @@ import portal
 WORKER_CLASSES = {"sync": "sync", "gthread": "gthread", "uvicorn": "uvicorn.workers.UvicornWorker"}
 
 
-def default_workers() -> int:
-    # gunicorn's own rule of thumb for sync workers.
-    return 2 * (os.cpu_count() or 1) + 1
+def default_workers(worker_class: str = "gthread") -> int:
+    """Processes per server: gunicorn's rule of thumb (2 per core + 1) for sync workers,
+    one per core + 1 for gthread, whose threads wait on the database for each other."""
+    cores = os.cpu_count() or 1
+    return cores + 1 if worker_class == "gthread" else 2 * cores + 1
 
 
 def project_root() -> Path:
@@ -51,19 +53,25 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--bind", default="127.0.0.1:8000", help="(default: %(default)s)")
-        parser.add_argument("--workers", type=int, default=default_workers(), help="(default: %(default)s)")
-        # sync won the mixed-load comparison against gthread and uvicorn (docs/deployment.md,
-        # "Choosing the app server"); the others stay available for measuring.
         parser.add_argument(
-            "--worker-class", choices=WORKER_CLASSES, default="sync", help="(default: %(default)s)"
+            "--workers",
+            type=int,
+            default=None,
+            help="(default: cores + 1 for gthread, 2 per core + 1 otherwise)",
+        )
+        # gthread had the lowest p95 on the mixed load against sync and uvicorn
+        # (docs/deployment.md, "Choosing the app server"); the others stay for measuring.
+        parser.add_argument(
+            "--worker-class", choices=WORKER_CLASSES, default="gthread", help="(default: %(default)s)"
         )
         parser.add_argument(
-            "--threads", type=int, default=1, help="threads per gthread worker (default: %(default)s)"
+            "--threads", type=int, default=4, help="threads per gthread worker (default: %(default)s)"
         )
 
     def handle(
-        self, *args: Any, bind: str, workers: int, worker_class: str, threads: int, **options: Any
+        self, *args: Any, bind: str, workers: int | None, worker_class: str, threads: int, **options: Any
     ) -> None:
+        workers = workers or default_workers(worker_class)
         if static_files_missing():
             self.stdout.write(f"Collecting static files into {settings.STATIC_ROOT}")
             call_command("collectstatic", interactive=False, verbosity=0)
