@@ -20,6 +20,7 @@ from benchmarks.history import build
 from benchmarks.load.generator import REQUEST_TYPES
 from benchmarks.load.harness import run_load
 from benchmarks.sizes import Sizes
+from portal.lib.crypto.keys import key_ring
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,8 +55,12 @@ def test_twenty_patients_on_two_app_servers_make_every_request_without_an_error(
         threads=1,
         logs=tmp_path / "logs",
         distinct=False,
-        # The servers must accept the sessions this process minted.
-        server_environment={"SECRET_KEY": settings.SECRET_KEY},
+        # The servers must accept the sessions this process minted and read the fields it
+        # encrypted (insurance numbers on the booking confirm page's estimate).
+        server_environment={
+            "SECRET_KEY": settings.SECRET_KEY,
+            "PORTAL_FIELD_KEYS": ",".join(key.decode("ascii") for key in key_ring().keys),
+        },
     )
     assert summary["errors"] == 0, summary["error_examples"]
     made = {kind for kind, numbers in summary["by_type"].items() if numbers["all_requests"]}
