@@ -257,7 +257,9 @@ class _Patients:
     one patient to the next, as the patient API's views do per request.
     """
 
-    KEEP = 10_000  # grants kept between chunks; bounded so memory stays flat
+    # Grants kept between chunks (a patient's rows are mostly adjacent in table order, so
+    # the last chunks' patients are the ones asked again); bounded so memory stays flat.
+    KEEP = 2 * CHUNK
 
     def __init__(self) -> None:
         self.grants: dict[int, ApiGrant] = {}
