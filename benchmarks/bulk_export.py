@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     job.refresh_from_db()
     if outcome != ExportJob.Status.COMPLETE:
         print(f"The export ended {outcome}: {job.error}", file=sys.stderr)
+        shutil.rmtree(output, ignore_errors=True)
         return 1
 
     count = job.files.aggregate(total=Sum("count"))["total"] or 0
