@@ -201,10 +201,10 @@ def _since(request: HttpRequest) -> dt.datetime | None:
     if len(values) > 1 or not INSTANT.match(value):
         raise invalid
     try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
+        # In UTC now: an instant at the calendar's edge (year 9999 at -14:00) cannot be stored.
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+    except (ValueError, OverflowError) as error:
         raise invalid from error
-    return parsed
 
 
 def _output_format(request: HttpRequest) -> None:

@@ -164,6 +164,8 @@ def test_it_needs_the_fhir_json_accept_header_and_respond_async(world: World, to
         "_since=2026-01-01T10:00:00",
         "_since=2026-02-30T10:00:00Z",
         "_since=2026-01-01T10:00:00Z&_since=2026-01-02T10:00:00Z",
+        "_since=9999-12-31T23:59:59-14:00",
+        "_since=0001-01-01T00:00:00+14:00",
         "_outputFormat=text/csv",
         "_typeFilter=Observation%3Fstatus%3Dfinal",
         "_elements=id",
