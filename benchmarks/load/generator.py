@@ -16,6 +16,7 @@ import re
 import resource
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,7 +238,10 @@ def run(
         await asyncio.gather(*(run_patient(p, until, think, random.Random(rng.random())) for p in patients))
         return started
 
-    started = asyncio.run(main())
+    # A loop of its own, in a thread of its own: the caller may already run an event loop
+    # (Playwright's sync API leaves one in a pytest worker that ran browser tests).
+    with ThreadPoolExecutor(max_workers=1) as runner:
+        started = runner.submit(asyncio.run, main()).result()
     return stats, started, _cpu_seconds() - cpu_before
 
 
