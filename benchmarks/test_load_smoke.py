@@ -9,18 +9,17 @@ Runs on PostgreSQL against the test database, and on SQLite against a file copy 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from benchmarks.history import build
 from benchmarks.load.generator import REQUEST_TYPES
 from benchmarks.load.harness import run_load
 from benchmarks.sizes import Sizes
 from portal.lib.crypto.keys import key_ring
+from portal.scheduling.tests.app_servers import shared_database
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -68,13 +67,4 @@ def test_twenty_patients_on_two_app_servers_make_every_request_without_an_error(
 
 
 def _database(tmp_path: Path) -> dict[str, str]:
-    if connection.vendor == "postgresql":
-        db = connection.settings_dict
-        url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        return {"DATABASE_URL": url}
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    connection.ensure_connection()
-    with sqlite3.connect(data_dir / "portal.sqlite3") as copy:
-        connection.connection.backup(copy)
-    return {"PORTAL_DATA_DIR": str(data_dir)}
+    return shared_database(tmp_path)

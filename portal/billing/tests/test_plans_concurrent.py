@@ -21,7 +21,7 @@ import portal
 from portal.billing.models import Instalment
 from portal.billing.tests.plans_support import make_plan
 from portal.billing.tests.support import bill, billing_world
-from portal.scheduling.tests.app_servers import server_environment
+from portal.scheduling.tests.app_servers import server_environment, shared_database
 from portal.test import World, make_patient, make_user
 
 PATIENTS = 12
@@ -31,17 +31,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _database(tmp_path: Path) -> dict[str, str]:
-    if connection.vendor == "postgresql":
-        db = connection.settings_dict
-        return {
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        }
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    connection.ensure_connection()
-    with sqlite3.connect(data_dir / "portal.sqlite3") as copy:
-        connection.connection.backup(copy)
-    return {"PORTAL_DATA_DIR": str(data_dir)}
+    return shared_database(tmp_path)
 
 
 def _count(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:

@@ -25,7 +25,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -39,7 +38,6 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -51,7 +49,7 @@ from portal.messaging.models import Thread, Topic
 from portal.patients.access import decide
 from portal.patients.models import CareRelationship
 from portal.scheduling.models import Slot
-from portal.scheduling.tests.app_servers import free_port, server_environment
+from portal.scheduling.tests.app_servers import free_port, server_environment, shared_database
 from portal.scheduling.tests.support import SchedulingWorld, local_moment, make_slot, scheduling_world
 from portal.test import World, make_patient, make_user
 
@@ -217,16 +215,7 @@ class Processes:
 @pytest.fixture
 def database(tmp_path: Path, people: list[Person]) -> dict[str, str]:
     """The test's data for other processes: its PostgreSQL database, or a file copy of SQLite."""
-    if connection.vendor == "postgresql":
-        db = connection.settings_dict
-        url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        return {"DATABASE_URL": url}
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    connection.ensure_connection()
-    with sqlite3.connect(data_dir / "portal.sqlite3") as copy:
-        connection.connection.backup(copy)
-    return {"PORTAL_DATA_DIR": str(data_dir)}
+    return shared_database(tmp_path)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -39,6 +40,22 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def shared_database(tmp_path: Path) -> dict[str, str]:
+    """The test's data for other processes: its PostgreSQL database, or a file copy of SQLite."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        db = connection.settings_dict
+        url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        return {"DATABASE_URL": url}
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    connection.ensure_connection()
+    with sqlite3.connect(data_dir / "portal.sqlite3") as copy:
+        connection.connection.backup(copy)
+    return {"PORTAL_DATA_DIR": str(data_dir)}
 
 
 def server_environment(database: dict[str, str]) -> dict[str, str]:
