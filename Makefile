@@ -39,9 +39,13 @@ messages: $(INSTALLED)
 	$(PY) manage.py makemessages -l es --ignore=.venv --ignore=var --ignore=benchmarks
 	$(PY) manage.py compilemessages --ignore=.venv
 
+# The whole suite on a 100,000-patient organisation, then on a 1,000-patient one with the
+# same heavy patient: docs/benchmarks.md gets both runs and the scaling table.
 bench: $(INSTALLED)
 	$(PY) -m benchmarks.generate --patients 100000
 	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.generate --patients 1000 --data-dir var/bench-1k
+	$(PY) -m benchmarks.run --data-dir var/bench-1k
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

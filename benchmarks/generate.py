@@ -2,7 +2,7 @@
 
     .venv/bin/python -m benchmarks.generate --patients 100000
 
-SQLite: rebuilt from nothing under var/bench/ each time. PostgreSQL (DATABASE_URL): the
+SQLite: rebuilt from nothing under var/bench/ (or --data-dir) each time. PostgreSQL (DATABASE_URL): the
 database must not already hold the benchmark's heavy patient; use a fresh database.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 from benchmarks.environment import BENCH_DATA_DIR, configure, remove_sqlite_database, uses_sqlite
 from benchmarks.sizes import Sizes
@@ -31,14 +32,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--messages", type=int, default=defaults.messages)
     parser.add_argument("--long-thread", type=int, default=defaults.long_thread)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--data-dir", type=Path, default=BENCH_DATA_DIR, help="where the SQLite benchmark database goes"
+    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if uses_sqlite():
-        remove_sqlite_database()
-    configure()
+        remove_sqlite_database(args.data_dir)
+    configure(args.data_dir)
     # Imported only now: the models need Django set up against the benchmark database.
     from django.core.management import call_command
     from django.utils import timezone
@@ -66,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     anchor = timezone.now().replace(microsecond=0)
     started = time.perf_counter()
     build(sizes, args.seed, anchor)
-    where = BENCH_DATA_DIR if uses_sqlite() else "DATABASE_URL"
+    where = args.data_dir if uses_sqlite() else "DATABASE_URL"
     print(f"Generated into {where} in {time.perf_counter() - started:.0f} s.")
 
 
