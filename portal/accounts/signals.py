@@ -70,7 +70,7 @@ def audit_failed_sign_in(
     if request is not None:
         actor = replace(Actor.from_request(request), user=None)
     else:
-        actor = Actor(user=None, client_ip="0.0.0.0")  # noqa: S104  (no request: still not the system)
+        actor = Actor(user=None, client_ip="0.0.0.0")  # noqa: S104  (no request: still not the system)  # nosec B104
     do_record_failed_sign_in(actor, username)
 
 

@@ -48,7 +48,7 @@ class Verdict:
 
 OPEN = Verdict(State.OPEN)
 # What the audit records when an attempt came without a request: not a client to count.
-UNSPECIFIED_ADDRESS = "0.0.0.0"  # noqa: S104
+UNSPECIFIED_ADDRESS = "0.0.0.0"  # noqa: S104  # nosec B104  # an audit placeholder; nothing binds to it
 SEVERITY = {State.OPEN: 0, State.SLOWED: 1, State.LOCKED: 2}
 
 

@@ -230,7 +230,7 @@ def _candidate_keys(service: BackendService, kid: str, alg: str) -> list[jwk.JWK
             continue
         try:
             keys.append(jwk.JWK(**entry))
-        except Exception:  # noqa: S112  - a damaged stored key is skipped, not a 500
+        except Exception:  # noqa: S112  - a damaged stored key is skipped, not a 500  # nosec B112
             continue
     return keys
 
@@ -256,7 +256,7 @@ def _verify_signature(service: BackendService, assertion: Assertion) -> None:
         try:
             token.deserialize(assertion.raw)
             token.verify(key, alg=alg)
-        except Exception:  # noqa: S112  - the crypto layer raises many kinds; any of them is a bad signature
+        except Exception:  # noqa: S112  - the crypto layer raises many kinds; any of them is a bad signature  # nosec B112
             continue
         return
     raise _bad_client("The assertion's signature does not verify.", service)

@@ -83,7 +83,7 @@ def quote(table: str) -> str:
 def count_rows(cursor: Any, tables: Iterable[str]) -> dict[str, int]:
     counts = {}
     for table in sorted(tables):
-        cursor.execute(f"SELECT COUNT(*) FROM {quote(table)}")  # noqa: S608  (a quoted catalog name)
+        cursor.execute(f"SELECT COUNT(*) FROM {quote(table)}")  # noqa: S608  (a quoted catalog name)  # nosec B608
         counts[table] = int(cursor.fetchone()[0])
     return counts
 
@@ -128,7 +128,7 @@ def holds_data() -> bool:
         for model in DATA_MODELS:
             table = model._meta.db_table
             if table in tables:
-                cursor.execute(f"SELECT 1 FROM {quote(table)} LIMIT 1")  # noqa: S608  (a model's table)
+                cursor.execute(f"SELECT 1 FROM {quote(table)} LIMIT 1")  # noqa: S608  (a model's table)  # nosec B608
                 if cursor.fetchone() is not None:
                     return True
     return False
@@ -283,7 +283,7 @@ class PostgresDatabase:
         )
 
     def _run(self, argv: list[str], tool: str) -> None:
-        result = subprocess.run(  # noqa: S603  (a tool found on PATH, arguments built here)
+        result = subprocess.run(  # noqa: S603  (a tool found on PATH, arguments built here)  # nosec B603
             argv, env=self.environment(), capture_output=True, text=True, check=False
         )
         if result.returncode != 0:
@@ -298,7 +298,7 @@ def client_tool(name: str, server_major: int) -> str:
             f"{name} is not on PATH. Install the PostgreSQL client tools, version {server_major} "
             f"or newer (Debian: apt install postgresql-client-{server_major})."
         )
-    output = subprocess.run(  # noqa: S603  (the tool found above, fixed argument)
+    output = subprocess.run(  # noqa: S603  (the tool found above, fixed argument)  # nosec B603
         [found, "--version"], capture_output=True, text=True, check=False
     ).stdout
     match = re.search(r"\)\s*(\d+)", output) or re.search(r"(\d+)", output)

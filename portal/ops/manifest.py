@@ -161,7 +161,7 @@ def portal_version() -> str:
     base = Path(settings.BASE_DIR)
     if (base / ".git").exists():
         try:
-            described = subprocess.run(
+            described = subprocess.run(  # nosec B603, B607  # git on PATH with fixed arguments
                 ["git", "describe", "--always", "--tags", "--dirty"],  # noqa: S607  (git on PATH, fixed arguments)
                 cwd=base,
                 capture_output=True,

@@ -393,7 +393,7 @@ def seed_generated_appointments(share: float, seed: int, now: dt.datetime) -> Ge
     that already has generated appointments is left as it is."""
     if Appointment.objects.filter(source_id__startswith=GENERATED_PREFIX).exists():
         return GeneratedReport()
-    rng = random.Random(f"appointments/{seed}")
+    rng = random.Random(f"appointments/{seed}")  # nosec B311  # seeded demo data, not security
     care = _care_by_patient()
     chosen = [patient_id for patient_id in sorted(care) if rng.random() < share]
     follow_ups = {

@@ -131,7 +131,7 @@ class HistoryFactory:
         profile: Profile | None = None,
     ) -> None:
         self.patient = patient
-        self.rng = random.Random(f"portal-records/{seed}/{patient.clinic_number}")
+        self.rng = random.Random(f"portal-records/{seed}/{patient.clinic_number}")  # nosec B311  # seeded demo data, not security
         self.anchor = anchor.astimezone(dt.UTC)
         self.today = self.anchor.date()
         self.born = patient.birth_date

@@ -138,7 +138,9 @@ def _start(*command: str) -> subprocess.Popen[bytes]:
         part for part in (str(project_root()), env.get("PYTHONPATH", "")) if part
     )
     env["PORTAL_DATA_DIR"] = str(Path(settings.DATA_DIR).resolve())
-    return subprocess.Popen([sys.executable, "-m", "portal", *command], env=env)  # noqa: S603
+    # The sign-in page then shows the tour of the demo sign-ins (settings.PORTAL_DEMO).
+    env["PORTAL_DEMO"] = "1"
+    return subprocess.Popen([sys.executable, "-m", "portal", *command], env=env)  # noqa: S603  # nosec B603  # this interpreter, a fixed subcommand
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

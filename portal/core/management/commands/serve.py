@@ -92,4 +92,4 @@ class Command(BaseCommand):
         self.stdout.flush()
         # Replace this process rather than wrap it, so a process manager's signals
         # reach gunicorn's arbiter directly. argv is built here, not from user input.
-        os.execv(sys.executable, argv)  # noqa: S606
+        os.execv(sys.executable, argv)  # noqa: S606  # nosec B606
