@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from portal.core import pwa
 from portal.core import views as core_views
 from portal.core.observability import views as observability_views
 
@@ -12,6 +13,11 @@ urlpatterns = [
     path("readyz", observability_views.readyz, name="readyz"),
     path("metrics", observability_views.metrics, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("manifest.webmanifest", pwa.manifest, name="manifest"),
+    path("service-worker.js", pwa.service_worker, name="service_worker"),
+    path("offline/", pwa.offline, name="offline"),
+    # allauth's sign-out, also clearing what the installable app stored (before allauth's URLs).
+    path("accounts/logout/", pwa.sign_out, name="account_logout"),
     path("accounts/", include("portal.accounts.urls")),
     path("accounts/", include("allauth.urls")),
     path("staff/", include("portal.staff.urls")),
