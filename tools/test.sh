@@ -18,12 +18,30 @@ missing() {
   echo "SKIPPED: $1" >&2
 }
 
+# pip-audit against PyPI's advisory data for every installed distribution (the pinned
+# dependencies and everything they pull in). It needs PyPI's per-release JSON; where that
+# cannot be reached the audit is skipped (a failure in CI), never silently passed:
+# --strict fails when any dependency could not be audited.
+audit_dependencies() {
+  if ! $VENV/bin/python -c 'import sys, urllib.request
+try:
+    urllib.request.urlopen("https://pypi.org/pypi/pip/24.0/json", timeout=10).close()
+except OSError:
+    sys.exit(1)'; then
+    missing "PyPI's per-release data (https://pypi.org/pypi/<name>/<version>/json) is not reachable: dependency audit skipped"
+    return 0
+  fi
+  $VENV/bin/pip-audit --vulnerability-service pypi --strict --skip-editable --progress-spinner off
+}
+
 if [ "$only" = "all" ]; then
   echo "== lint and types"
   $VENV/bin/ruff check .
   $VENV/bin/ruff format --check .
   $VENV/bin/python manage.py makemigrations --check --dry-run
   $VENV/bin/mypy portal benchmarks tools
+  $VENV/bin/bandit --quiet --recursive portal --configfile pyproject.toml
+  audit_dependencies
 
   echo "== tests on SQLite (with browser tests)"
   $VENV/bin/pytest -n auto
