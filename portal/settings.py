@@ -297,6 +297,8 @@ CONTENT_SECURITY_POLICY = {
         "base-uri": ["'none'"],
         "form-action": ["'self'"],
         "frame-ancestors": ["'none'"],
+        # Violations are logged and counted server-side (portal/core/csp_report.py).
+        "report-uri": ["/csp-report/"],
     },
 }
 

@@ -6,12 +6,14 @@ from django.urls import include, path
 
 from portal.core import pwa
 from portal.core import views as core_views
+from portal.core.csp_report import csp_report
 from portal.core.observability import views as observability_views
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", observability_views.readyz, name="readyz"),
     path("metrics", observability_views.metrics, name="metrics"),
+    path("csp-report/", csp_report, name="csp_report"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("manifest.webmanifest", pwa.manifest, name="manifest"),
     path("service-worker.js", pwa.service_worker, name="service_worker"),
