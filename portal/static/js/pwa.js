@@ -111,10 +111,9 @@
     remove.addEventListener("click", function () {
       removeSummary(remove);
     });
-    caches.open(ownCache).then(function (cache) {
-      return cache.match(SUMMARY_KEY);
-    }).then(function (found) {
-      showRemove(Boolean(found));
+    // caches.has, not caches.open: opening would create an empty cache for the user.
+    caches.has(ownCache).then(function (saved) {
+      showRemove(saved);
     });
   }
 
