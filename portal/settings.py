@@ -591,6 +591,11 @@ PORTAL_BULK_TOKEN_SECONDS = env_int("PORTAL_BULK_TOKEN_SECONDS", 300)
 
 # Demo sign-ins are created only by `portal demo`, never in production.
 DEMO_PASSWORD = "demo-portal-2026"  # noqa: S105
+# The demo's tour of its sign-ins on the sign-in page. `portal demo` turns it on for the
+# server it starts; it publishes the demo password, so production refuses it.
+PORTAL_DEMO = env_bool("PORTAL_DEMO", default=False)
+if PRODUCTION and PORTAL_DEMO:
+    raise ConfigError("PORTAL_DEMO shows the demo sign-ins and their password; it cannot be on in production")
 
 # Observability (portal/core/observability, docs/observability.md): logs to stderr, JSON
 # lines in production, each with its request id, secrets masked; Prometheus metrics at
