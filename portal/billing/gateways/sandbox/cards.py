@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from portal.billing.models import SandboxToken
 
@@ -24,17 +25,36 @@ class TestCard:
     note: str
 
 
+# The notes are translated where they are shown (the pay page lists them in the reader's language).
 TEST_CARDS: tuple[TestCard, ...] = (
-    TestCard("4242424242424242", "Visa", "credit", "succeed", "Visa: paid"),
-    TestCard("5555555555554444", "Mastercard", "credit", "succeed", "Mastercard: paid"),
-    TestCard("378282246310005", "American Express", "credit", "succeed", "American Express: paid"),
-    TestCard("6011111111111117", "Discover", "credit", "succeed", "Discover: paid"),
-    TestCard("4000056655665556", "Visa", "debit", "succeed", "Visa debit: paid"),
-    TestCard("4000000000000077", "Visa", "hsa", "succeed", "Health savings account card (Visa): paid"),
-    TestCard("4000000000000002", "Visa", "credit", "decline", "Declined by the bank"),
-    TestCard("4000000000009995", "Visa", "credit", "insufficient_funds", "Declined: not enough money"),
-    TestCard("4000002500003155", "Visa", "credit", "authenticate", "Asks for the bank's check (3-D Secure)"),
-    TestCard("4000000000000119", "Visa", "credit", "fail_after_delay", "The processor fails after a delay"),
+    TestCard("4242424242424242", "Visa", "credit", "succeed", gettext_noop("Visa: paid")),
+    TestCard("5555555555554444", "Mastercard", "credit", "succeed", gettext_noop("Mastercard: paid")),
+    TestCard(
+        "378282246310005", "American Express", "credit", "succeed", gettext_noop("American Express: paid")
+    ),
+    TestCard("6011111111111117", "Discover", "credit", "succeed", gettext_noop("Discover: paid")),
+    TestCard("4000056655665556", "Visa", "debit", "succeed", gettext_noop("Visa debit: paid")),
+    TestCard(
+        "4000000000000077", "Visa", "hsa", "succeed", gettext_noop("Health savings account card (Visa): paid")
+    ),
+    TestCard("4000000000000002", "Visa", "credit", "decline", gettext_noop("Declined by the bank")),
+    TestCard(
+        "4000000000009995", "Visa", "credit", "insufficient_funds", gettext_noop("Declined: not enough money")
+    ),
+    TestCard(
+        "4000002500003155",
+        "Visa",
+        "credit",
+        "authenticate",
+        gettext_noop("Asks for the bank's check (3-D Secure)"),
+    ),
+    TestCard(
+        "4000000000000119",
+        "Visa",
+        "credit",
+        "fail_after_delay",
+        gettext_noop("The processor fails after a delay"),
+    ),
 )
 BY_NUMBER = {card.number: card for card in TEST_CARDS}
 
