@@ -11,13 +11,23 @@ var SHELL_CACHE = "portal-shell-" + CONFIG.version;
 var SHELL_URLS = [CONFIG.offlineUrl, CONFIG.manifestUrl].concat(CONFIG.staticUrls);
 var STATIC_URLS = new Set(CONFIG.staticUrls);
 
+function store(cache, url) {
+  // With the user's cookies, for their language: the offline page is rendered as if
+  // signed out, so it carries nothing personal. A redirect (a session that just ended
+  // sends every request to sign in) or an error is never kept in its place.
+  return fetch(new Request(url, { cache: "reload" })).then(function (response) {
+    if (!response.ok || response.redirected) {
+      throw new Error("Not kept: " + url);
+    }
+    return cache.put(url, response);
+  });
+}
+
 self.addEventListener("install", function (event) {
   event.waitUntil(
     caches.open(SHELL_CACHE).then(function (cache) {
-      // Same-origin requests with the user's cookies: the offline page is rendered as if
-      // signed out, so it carries nothing personal, only the user's language.
-      return cache.addAll(SHELL_URLS.map(function (url) {
-        return new Request(url, { cache: "reload" });
+      return Promise.all(SHELL_URLS.map(function (url) {
+        return store(cache, url);
       }));
     }).then(function () {
       return self.skipWaiting();
@@ -90,7 +100,7 @@ self.addEventListener("message", function (event) {
       return undefined;
     }
     return caches.open(SHELL_CACHE).then(function (cache) {
-      return cache.add(new Request(CONFIG.offlineUrl, { cache: "reload" }));
+      return store(cache, CONFIG.offlineUrl);
     });
   }).catch(function () {
     return undefined;
