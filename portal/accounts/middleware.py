@@ -48,6 +48,10 @@ ENROLMENT_URL_NAMES = {
     "notifications:unsubscribe",
     "healthz",
     "readyz",
+    # The installable app's files carry nothing personal; redirecting them breaks it.
+    "manifest",
+    "service_worker",
+    "offline",
 }
 
 

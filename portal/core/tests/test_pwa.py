@@ -8,7 +8,7 @@ import re
 
 import pytest
 from django.contrib.staticfiles import finders
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from PIL import Image
 
@@ -147,3 +147,12 @@ def test_signing_out_clears_what_the_site_stored(client: Client, world: World) -
     assert response.status_code == 302
     assert response["Clear-Site-Data"] == '"cache", "storage"'
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+@override_settings(PORTAL_REQUIRE_MFA=True)
+def test_the_app_files_load_before_two_factor_enrolment(client: Client, world: World) -> None:
+    client.force_login(world.alice_user)
+    assert client.get(reverse("home")).status_code == 302  # everything else waits for enrolment
+    for url in ("/manifest.webmanifest", "/service-worker.js", "/offline/"):
+        assert client.get(url).status_code == 200, url
