@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,11 +130,17 @@ INJECTED = """() => {
   return found;
 }"""
 SHOWN = "() => document.body.innerText.includes('<script>alert(1)</script>')"
-# Not pages: downloads, sign-out, language switching, and the video call (which needs a camera).
+# Not pages (downloads, sign-out, language switching, the video call, which needs a
+# camera), and pages that show nothing a patient wrote (record sections from the EHR,
+# account security, schedules, blank forms): the walk's budget goes to the rest.
 SKIP = re.compile(
-    r"logout|download|/files?/|attachment|photo|card|\.ics|\.pdf|/i18n/|/video/|/e-visits/.*/photos?/"
+    r"logout|download|/files?/|attachment|photo|card|\.ics|\.pdf|/i18n/|/video/|"
+    r"^/(accounts|apps|developers|notifications|record-access)/|"
+    r"^/record/(results|imaging|visits|notes|medications|allergies|problems|immunizations|procedures|documents|preferences)/|"
+    r"/new/|/schedules/|/registration/codes|hold-rules|break-glass|/held/|^/staff/notifications/|"
+    r"^/billing/(pay|how-to-pay|estimates|accounts|transactions)/|/refund/|/guarantor/|/charges/|/adjustments/|"
+    r"^/profile/(email|language|communication|deactivate)/"
 )
-PAGES_PER_PERSONA = 45
 
 
 def payloads_that_fit(limit: int | None) -> list[str]:
@@ -161,12 +166,17 @@ def poison(value: Any, text: str) -> Any:
     return value
 
 
-def plant_payloads() -> int:
-    """Set every patient-written field of every row to the payloads; the count of field and payload pairs."""
+def plant_payloads() -> tuple[int, list[str]]:
+    """Set every patient-written field of every row to the payloads: the count of field and
+    payload pairs planted, and the models that had no rows to plant in."""
     planted = 0
+    empty = []
     staff = User.objects.filter(practitioner__isnull=False)
     for model, names in PATIENT_WRITTEN.items():
-        rows = model.objects.exclude(pk__in=staff) if model is User else model.objects.all()
+        rows = model._default_manager.exclude(pk__in=staff) if model is User else model._default_manager.all()
+        if not rows.exists():
+            empty.append(model.__name__)
+            continue
         for name in names:
             model_field = model._meta.get_field(name)
             chosen = payloads_that_fit(getattr(model_field, "max_length", None))
@@ -174,11 +184,13 @@ def plant_payloads() -> int:
             text = " ".join(chosen)
             if isinstance(model_field, models.JSONField):
                 for row in rows:
-                    model.objects.filter(pk=row.pk).update(**{name: poison(getattr(row, name), text)})
+                    model._default_manager.filter(pk=row.pk).update(
+                        **{name: poison(getattr(row, name), text)}
+                    )
             else:
                 rows.update(**{name: text})
             planted += len(chosen)
-    return planted
+    return planted, empty
 
 
 def build(world: World) -> None:
@@ -271,12 +283,12 @@ def same_site_links(page: Page) -> list[str]:
     ]
 
 
-def walk(page: Page, start: Iterable[str]) -> Walk:
+def walk(page: Page, start: list[str], budget: int) -> Walk:
     """Open pages breadth-first from `start`, one per URL pattern, checking each."""
     seen_routes: set[str] = set()
     queue = list(start)
     result = Walk()
-    while queue and len(result.visited) < PAGES_PER_PERSONA:
+    while queue and len(result.visited) < budget:
         path = queue.pop(0).split("#", 1)[0]
         pattern = route(path)
         if (not pattern and path not in start) or pattern in seen_routes:
@@ -304,27 +316,76 @@ def test_payloads_in_every_patient_written_field_stay_text(
 ) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     build(world)
-    planted = plant_payloads()
+    planted, empty = plant_payloads()
     watcher = Watcher()
     watcher.attach(page)
     reports_before = csp_reports()
     alice_id = world.alice.pk
+    desk_request = AppointmentRequest.objects.filter(patient=world.alice).values_list("pk", flat=True).first()
+    checked_in = PreCheckIn.objects.values_list("appointment_id", flat=True).first()
+    assert desk_request is not None and checked_in is not None
     walks: dict[str, Walk] = {}
-    personas = {
+    # Each persona's start pages are the lists where patients' writing lands; the walk
+    # follows their links to the detail pages (one page per URL pattern).
+    personas: dict[str, tuple[User, list[str], int]] = {
         "patient": (
             world.alice_user,
-            ["/", "/profile/", "/messages/", "/billing/", "/e-visits/", "/proxies/"],
+            [
+                "/",
+                "/profile/",
+                "/profile/contact/",
+                "/messages/",
+                "/messages/refills/",
+                "/referrals/",
+                "/appointments/",
+                f"/appointments/check-in/{checked_in}/medications/",
+                "/e-visits/",
+                "/record/corrections/",
+                "/record/sharing/",
+                "/proxies/",
+                "/billing/",
+                "/billing/insurance/",
+                "/billing/disputes/",
+                "/billing/assistance/",
+            ],
+            32,
         ),
-        "proxy": (world.proxy_user, ["/"]),
-        "clinician": (world.clinician, ["/staff/", f"/staff/patients/{alice_id}/", "/staff/inbox/"]),
-        "scheduler": (world.scheduler, ["/staff/", "/staff/desk/"]),
-        "billing": (User.objects.get(username="bill"), ["/staff/", "/staff/billing/", "/staff/inbox/"]),
-        "admin": (world.admin, ["/staff/", f"/staff/patients/{alice_id}/"]),
+        "proxy": (world.proxy_user, ["/", "/messages/", "/record/corrections/"], 10),
+        "clinician": (
+            world.clinician,
+            [
+                "/staff/",
+                f"/staff/patients/{alice_id}/",
+                "/staff/inbox/",
+                "/staff/refills/",
+                "/staff/referrals/",
+                "/staff/e-visits/",
+                "/staff/records/amendments/",
+                "/proxies/staff/requests/",
+                "/staff/registration/",
+            ],
+            24,
+        ),
+        "scheduler": (
+            world.scheduler,
+            [
+                "/staff/",
+                "/staff/desk/",
+                f"/staff/desk/requests/{desk_request}/",
+                f"/appointments/check-in/{checked_in}/staff/",
+            ],
+            10,
+        ),
+        "billing": (
+            User.objects.get(username="bill"),
+            ["/staff/", "/staff/billing/", "/staff/billing/disputes/", "/staff/billing/assistance/"],
+            16,
+        ),
     }
-    for name, (user, start) in personas.items():
+    for name, (user, start, budget) in personas.items():
         page.context.clear_cookies()
         log_in(user)
-        walks[name] = walk(page, start)
+        walks[name] = walk(page, start, budget)
 
     # The control: a violation on purpose, whose report must reach the server.
     page.evaluate(
@@ -343,8 +404,10 @@ def test_payloads_in_every_patient_written_field_stay_text(
         failure for name, result in walks.items() for failure in (f"{name}: {f}" for f in result.failures)
     ]
     pages = sum(len(result.visited) for result in walks.values())
+    for name, result in walks.items():
+        print(name, " ".join(result.visited))
     print(
-        f"\nstored XSS: {planted} field x payload plantings, {pages} pages viewed, "
+        f"\nstored XSS: {planted} field x payload plantings, {pages} pages viewed (no rows of {', '.join(empty) or 'none'}), "
         + ", ".join(f"{name} {len(r.visited)} ({r.showing} showing payloads)" for name, r in walks.items())
     )
     assert not watcher.dialogs, watcher.dialogs
