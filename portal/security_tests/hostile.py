@@ -257,10 +257,10 @@ def fingerprint(patient: Patient, user: User | None) -> dict[str, str]:
             if related is owner_model:
                 rows = list(model._default_manager.filter(**{name: owner}).order_by("pk").values())
                 digests[f"{model._meta.label}.{name}"] = _digest(rows)
-    digests["patient"] = _digest(list(Patient.objects.filter(pk=patient.pk).values()))
+    digests["patient"] = _digest([dict(row) for row in Patient.objects.filter(pk=patient.pk).values()])
     if user is not None:
         # last_login moves when bob signs in; he never does here, so any change is someone else's doing.
-        digests["user"] = _digest(list(User.objects.filter(pk=user.pk).values()))
+        digests["user"] = _digest([dict(row) for row in User.objects.filter(pk=user.pk).values()])
     return digests
 
 

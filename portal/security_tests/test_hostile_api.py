@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -81,7 +82,7 @@ def api(world: World) -> Iterator[ApiWorld]:
     assert changed(before, fingerprint(world.bob, world.bob_user)) == []
 
 
-def bearer(token: str) -> dict[str, str]:
+def bearer(token: str) -> dict[str, Any]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
@@ -287,7 +288,12 @@ def test_oauth_authorize_with_a_hostile_value_in_each_parameter(api: ApiWorld) -
             )
             if name == "scope":
                 # The consent form's answer, with the same hostile value in what the patient posts.
-                form = [("decision", value), ("keep", value), ("patient", value), ("allow", "allow")]
+                form: list[tuple[str, Hostile | str]] = [
+                    ("decision", value),
+                    ("keep", value),
+                    ("patient", value),
+                    ("allow", "allow"),
+                ]
                 tally.inputs += 3
                 send(
                     client,
