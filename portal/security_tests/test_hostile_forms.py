@@ -1,0 +1,394 @@
+"""Hostile values in every form: each form class directly, and every POST the site's pages offer.
+
+Two layers, because each misses what the other sees: the form classes alone are cheap,
+so they get the whole corpus in every field; the HTTP sweep signs in the persona a page
+is for, finds the forms on every page it can open, and posts hostile values through the
+real view (where a value that passes the form can still break the action behind it).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from django import forms
+from django.http import QueryDict
+from django.test import Client, RequestFactory
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.resolvers import RoutePattern
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import portal
+from portal.accounts.models import User
+from portal.patients.access import decide
+from portal.patients.tests.support import sign_in_recently
+from portal.records.tests.support import make_note, make_panel
+from portal.security_tests.hostile import (
+    CORE,
+    CORPUS,
+    Hostile,
+    Tally,
+    changed,
+    fingerprint,
+    hostile_values,
+    post_form,
+    post_json,
+    rotation,
+    savepoint,
+    send,
+)
+from portal.test import World
+
+SETTINGS = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@pytest.fixture
+def bob_unchanged(world: World) -> Iterator[World]:
+    make_panel(world.alice)
+    make_note(world.alice)
+    make_panel(world.bob)
+    before = fingerprint(world.bob, world.bob_user)
+    yield world
+    assert changed(before, fingerprint(world.bob, world.bob_user)) == []
+
+
+# --- Layer 1: the form classes ----------------------------------------------------------------
+
+
+def form_modules() -> list[str]:
+    """Every module under portal/ that defines forms: forms.py, forms_*.py, *_forms.py."""
+    names = []
+    for module in pkgutil.walk_packages(portal.__path__, "portal."):
+        last = module.name.rsplit(".", 1)[-1]
+        if ".tests" in module.name or "security_tests" in module.name:
+            continue
+        if last == "forms" or last.startswith("forms_") or last.endswith("_forms"):
+            names.append(module.name)
+    return sorted(names)
+
+
+def form_classes() -> list[type[forms.BaseForm]]:
+    found = []
+    for name in form_modules():
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if inspect.isclass(value) and issubclass(value, forms.BaseForm) and value.__module__ == name:
+                found.append(value)
+    return found
+
+
+def construct(form_class: type[forms.BaseForm], data: QueryDict, world: World) -> forms.BaseForm | None:
+    """The form bound to `data`, with whatever its constructor needs taken from the world (None if unknown)."""
+    request = RequestFactory().post("/")
+    request.user = world.alice_user
+    request.session = {}  # type: ignore[assignment]
+    providers: dict[str, Any] = {
+        "access": decide(world.alice_user, world.alice),
+        "user": world.alice_user,
+        "actor": world.alice_user,
+        "patient": world.alice,
+        "request": request,
+        "waits": set(),
+        "current": "",
+        "campus": world.campus,
+    }
+    wanted: dict[str, Any] = {}
+    for parameter in inspect.signature(form_class.__init__).parameters.values():
+        if parameter.name in ("self", "data", "files") or parameter.kind in (
+            parameter.VAR_POSITIONAL,
+            parameter.VAR_KEYWORD,
+        ):
+            continue
+        if parameter.default is parameter.empty:
+            if parameter.name not in providers:
+                return None
+            wanted[parameter.name] = providers[parameter.name]
+    # Constructors that need more than the providers know (allauth's passkey forms want
+    # a WebAuthn state) refuse with TypeError or KeyError: those are skipped and listed.
+    for attempt in ({"data": data, **wanted}, None):
+        try:
+            return form_class(**attempt) if attempt else form_class(data, **wanted)
+        except (TypeError, KeyError):
+            continue
+    return None
+
+
+def querydict(pairs: list[tuple[str, Hostile]]) -> QueryDict:
+    data = QueryDict(mutable=True)
+    for name, value in pairs:
+        data.appendlist(name, value.as_str())
+    return data
+
+
+def validate(
+    form_class: type[forms.BaseForm], pairs: list[tuple[str, Hostile]], world: World, tally: Tally
+) -> None:
+    tally.requests += 1
+    tally.inputs += len(pairs)
+    where = f"{form_class.__module__}.{form_class.__name__} {[(n, v.label) for n, v in pairs][:4]}"
+    try:
+        with savepoint():
+            form = construct(form_class, querydict(pairs), world)
+            if form is not None:
+                form.is_valid()
+                str(form.errors)  # rendering the errors must not fail either
+    except Exception as error:  # any exception is the bug being looked for
+        tally.problems.append(f"{where}: raised {type(error).__name__}: {str(error)[:200]}")
+
+
+def test_every_form_class_survives_the_corpus_in_every_field(bob_unchanged: World) -> None:
+    world = bob_unchanged
+    tally = Tally("Form classes")
+    skipped = []
+    classes = form_classes()
+    for form_class in classes:
+        probe = construct(form_class, QueryDict(), world)
+        if probe is None:
+            skipped.append(form_class.__name__)
+            continue
+        names = list(probe.fields)
+        tally.targets.add(form_class.__name__)
+        for round_ in range(len(CORPUS)):
+            validate(form_class, rotation(names, CORPUS, round_), world, tally)
+        # Lists where one value is expected, and nothing at all.
+        validate(form_class, [(name, value) for name in names for value in CORE[:3]], world, tally)
+        validate(form_class, [], world, tally)
+
+    @SETTINGS
+    @given(data=st.data())
+    def mixed(data: st.DataObject) -> None:
+        form_class = data.draw(st.sampled_from([c for c in classes if c.__name__ not in skipped]))
+        probe = construct(form_class, QueryDict(), world)
+        assert probe is not None
+        names = data.draw(st.lists(st.sampled_from(list(probe.fields) or ["x"]), max_size=8))
+        validate(form_class, [(name, data.draw(hostile_values())) for name in names], world, tally)
+
+    mixed()
+    print(f"form classes found {len(classes)}, constructed {len(tally.targets)}, skipped {sorted(skipped)}")
+    tally.assert_clean()
+    assert len(tally.targets) >= len(classes) // 2, f"too many form classes skipped: {skipped}"
+
+
+# --- Layer 2: every page's forms through the views --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostForm:
+    """A form a page offers: where it posts, which persona saw it, and its field names."""
+
+    action: str
+    persona: str
+    names: tuple[str, ...]
+
+
+class FormFinder(HTMLParser):
+    """The POST forms on a page and the names of their fields."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[tuple[str, list[str]]] = []
+        self._current: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "form":
+            if (attributes.get("method") or "get").lower() == "post":
+                self._current = []
+                self.forms.append((attributes.get("action") or "", self._current))
+            else:
+                self._current = None
+        elif tag in ("input", "select", "textarea", "button") and self._current is not None:
+            name = attributes.get("name")
+            if name and name != "csrfmiddlewaretoken" and name not in self._current:
+                self._current.append(name)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._current = None
+
+
+# Who opens a page: the persona it is for; the next ones are tried when the first gets nothing.
+PERSONAS_BY_PREFIX = (
+    ("staff/desk", ("scheduler", "admin")),
+    ("staff/schedules", ("scheduler", "admin")),
+    ("staff/", ("clinician", "admin")),
+    ("proxies/staff", ("clinician", "admin")),
+    ("profile/staff", ("admin", "clinician")),
+    ("register/", ("anonymous",)),
+    ("accounts/username", ("anonymous",)),
+    ("accounts/password/reset", ("anonymous",)),
+    ("accounts/", ("patient",)),
+    ("developers/", ("patient",)),
+    ("", ("patient", "proxy")),
+)
+# Covered by test_hostile_api.py, or not the portal's own (Django's admin), or signing out.
+SKIPPED_PREFIXES = (
+    "admin/",
+    "fhir/",
+    "oauth/",
+    "accounts/logout",
+    "i18n/",
+    "healthz",
+    "readyz",
+    "metrics",
+    "demo/",
+)
+
+
+def routes() -> list[str]:
+    """Every URL pattern as a path template, its converters' names kept (`<int:patient_id>`)."""
+    found: list[str] = []
+
+    def walk(resolver: URLResolver, prefix: str) -> None:
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                walk(pattern, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern) and isinstance(pattern.pattern, RoutePattern):
+                found.append(prefix + str(pattern.pattern))
+
+    walk(get_resolver(), "")
+    return [route for route in dict.fromkeys(found) if not route.startswith(SKIPPED_PREFIXES)]
+
+
+def fill(route: str, world: World) -> str:
+    """A path for the route: the world's own rows where it has them, a missing id otherwise."""
+    values = {
+        "patient_id": str(world.alice.pk),
+        "practitioner_id": str(world.clinician.practitioner.pk),
+        "campus_slug": world.campus.slug,
+    }
+    path = route
+    while "<" in path:
+        start, end = path.index("<"), path.index(">")
+        name = path[start + 1 : end].split(":")[-1]
+        path = path[:start] + values.get(name, "1") + path[end + 1 :]
+    return "/" + path
+
+
+def personas_for(route: str) -> tuple[str, ...]:
+    return next(personas for prefix, personas in PERSONAS_BY_PREFIX if route.startswith(prefix))
+
+
+def client_as(world: World, persona: str) -> Client:
+    client = Client()
+    users = {"scheduler": world.scheduler, **world.personas()}
+    user = users[persona]
+    if user is not None:
+        sign_in_recently(client, user)
+    return client
+
+
+def discover(world: World, tally: Tally) -> tuple[list[PostForm], list[tuple[str, str]]]:
+    """The POST forms on every page a persona can open, and the routes no page offered a form for."""
+    found: dict[str, PostForm] = {}
+    bare: list[tuple[str, str]] = []
+    clients = {
+        name: client_as(world, name)
+        for name in ("patient", "proxy", "clinician", "scheduler", "admin", "anonymous")
+    }
+    for route in routes():
+        path = fill(route, world)
+        offered = False
+        for persona in personas_for(route):
+            response = send(clients[persona], tally, "get", path, f"GET {path} as {persona}")
+            if (
+                response is None
+                or response.status_code != 200
+                or "html" not in response.get("Content-Type", "")
+            ):
+                continue
+            finder = FormFinder()
+            finder.feed(response.content.decode("utf-8", "replace"))
+            for action, names in finder.forms:
+                target = urlsplit(urljoin(path, action or path)).path
+                if target.lstrip("/").startswith(SKIPPED_PREFIXES):
+                    continue
+                key = f"{target} {sorted(names)}"
+                found.setdefault(key, PostForm(target, persona, tuple(names)))
+                offered = offered or target == path
+            break
+        if not offered:
+            bare.append((path, personas_for(route)[0]))
+    return list(found.values()), bare
+
+
+GENERIC_NAMES = ("body", "subject", "reason", "amount", "date", "note", "email", "q", "id", "next")
+
+
+def test_every_page_form_and_post_route_survives_hostile_posts(bob_unchanged: World) -> None:
+    world = bob_unchanged
+    tally = Tally("Page forms over HTTP")
+    page_forms, bare = discover(world, tally)
+    clients: dict[str, Client] = {}
+
+    def client(persona: str) -> Client:
+        # A fresh sign-in per form: a hostile post may end the session (a password change).
+        clients[persona] = client_as(world, persona)
+        return clients[persona]
+
+    for form in page_forms:
+        tally.targets.add(form.action)
+        names = list(form.names) or ["x"]
+        signed_in = client(form.persona)
+        # Enough rounds that every core value reaches the form, each round a different value per field.
+        rounds = max(1, -(-len(CORE) // len(names)))
+        for round_ in range(min(rounds, 4)):
+            pairs = rotation(names, CORE, round_ * len(names))
+            post_form(
+                signed_in,
+                tally,
+                form.action,
+                pairs,
+                f"POST {form.action} as {form.persona} {[v.label for _, v in pairs][:6]}",
+            )
+        doubled = [(name, value) for name in names for value in (CORE[0], CORE[1])]
+        post_form(signed_in, tally, form.action, doubled, f"POST {form.action} lists")
+        post_json(signed_in, tally, form.action, names, f"POST {form.action} JSON")
+    # The POST-only routes no page offered (their objects do not exist here): still no 5xx.
+    for index, (path, persona) in enumerate(bare):
+        tally.targets.add(path)
+        pairs = rotation(GENERIC_NAMES, CORE, index)
+        post_form(
+            clients.get(persona) or client(persona), tally, path, pairs, f"POST {path} as {persona} (bare)"
+        )
+
+    @SETTINGS
+    @given(data=st.data())
+    def mixed(data: st.DataObject) -> None:
+        form = data.draw(st.sampled_from(page_forms))
+        names = data.draw(st.lists(st.sampled_from(list(form.names) or ["x"]), min_size=1, max_size=6))
+        pairs = [(name, data.draw(hostile_values())) for name in names]
+        post_form(
+            clients.get(form.persona) or client(form.persona),
+            tally,
+            form.action,
+            pairs,
+            f"POST {form.action} mixed {[v.label for _, v in pairs]}",
+        )
+
+    mixed()
+    print(f"pages' forms {len(page_forms)}, POST-only routes {len(bare)}")
+    tally.assert_clean()
+    assert len(page_forms) >= 30, "the sweep found too few forms to mean anything"
+
+
+def test_the_personas_still_sign_in_and_a_valid_form_still_works(bob_unchanged: World) -> None:
+    """Guard against a sweep that proves nothing: the sign-in the sweep relies on reaches real pages."""
+    client = client_as(bob_unchanged, "patient")
+    assert client.get("/profile/").status_code == 200
+    staff = client_as(bob_unchanged, "clinician")
+    assert staff.get(f"/staff/patients/{bob_unchanged.alice.pk}/").status_code == 200
+    assert isinstance(bob_unchanged.alice_user, User)
