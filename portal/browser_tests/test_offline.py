@@ -88,8 +88,11 @@ def test_the_saved_summary_is_readable_offline_and_sign_out_deletes_it(
 
     go_online(context)
     page.goto("/")
+    # A cache no script of ours deletes: only the sign-out's Clear-Site-Data can.
+    page.evaluate("caches.open('marker').then(() => true)")
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    assert "marker" not in page.evaluate("caches.keys()")
     assert page.evaluate(HEALTH_CACHES) == []
     wait_for_worker(page)  # the sign-in page registers a fresh worker
     go_offline(context)
@@ -109,3 +112,20 @@ def test_a_signed_out_visit_stores_no_health_data(page: Page, context: BrowserCo
     cached = page.evaluate(EVERY_CACHED_URL)
     assert cached and all(" " in url and url.split(" ")[0].startswith("portal-shell-") for url in cached)
     assert page.evaluate(HEALTH_CACHES) == []
+
+
+def test_a_session_that_ends_without_signing_out_takes_the_copy_with_it(
+    page: Page, context: BrowserContext, record: World, log_in: LogIn
+) -> None:
+    log_in(record.alice_user)
+    page.goto(SUMMARY)
+    page.get_by_role("button", name="Keep a copy on this device for offline use").click()
+    expect(page.get_by_role("button", name="Delete the copy on this device")).to_be_visible()
+    assert len(page.evaluate(HEALTH_CACHES)) == 1
+    context.clear_cookies()  # the session ended (timed out, or ended from another device)
+    page.goto("/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    # The sign-in page's script deletes it (no Clear-Site-Data here: nobody signed out).
+    page.wait_for_function(
+        "async () => !(await caches.keys()).some((name) => name.startsWith('portal-health-summary-'))"
+    )
