@@ -35,7 +35,10 @@ from portal.messaging.models import Attachment, Thread, Topic
 from portal.messaging.tests.support import messaging_world, png_upload, start_thread
 from portal.patients.access import decide
 from portal.patients.models import CareRelationship, Coverage, Patient
+from portal.patients.tests.support import sign_in_recently
 from portal.proxies.models import ProxyDocument
+from portal.scheduling.models import Appointment
+from portal.scheduling.tests.support import book, local_moment, make_slot, scheduling_world
 from portal.security_tests.crafted_files import Crafted, corpus
 from portal.telehealth import evisits
 from portal.telehealth.models import EVisit, EVisitPhoto
@@ -72,6 +75,7 @@ class Place:
     evisit: EVisit
     child: Patient
     parent: User
+    appointment: Appointment  # Alice's, in three days: open for pre-check-in
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,14 @@ ENDPOINTS = (
         ),
     ),
     Endpoint(
+        "check-in-insurance-card",
+        lambda place: place.world.alice_user,
+        lambda place: reverse("checkin:insurance_add", args=[place.appointment.pk]),
+        _coverage,
+        Coverage,
+        lambda place, row: (place.world.alice_user, reverse("checkin:card", args=[row.pk, "front"])),
+    ),
+    Endpoint(
         "evisit-photo",
         lambda place: place.world.alice_user,
         lambda place: reverse("evisits:add_photo", args=[place.evisit.pk]),
@@ -201,6 +213,19 @@ ENDPOINTS = (
         lambda place: place.parent,
         lambda place: reverse("proxies:request_access"),
         _proxy_request,
+        ProxyDocument,
+        lambda place, row: (place.world.clinician, reverse("proxies:staff_document", args=[row.pk])),
+    ),
+    Endpoint(
+        "legal-representative-document",
+        lambda place: place.world.clinician,
+        lambda place: reverse("proxies:staff_legal_representative", args=[place.world.alice.pk]),
+        lambda place, upload: {
+            "username": "parent",
+            "scopes": ["view"],
+            "access_until": "",
+            "document": upload,
+        },
         ProxyDocument,
         lambda place, row: (place.world.clinician, reverse("proxies:staff_document", args=[row.pk])),
     ),
@@ -238,7 +263,10 @@ def place(world: World, media: Path) -> Place:
     child.birth_date = dt.date.today().replace(year=dt.date.today().year - 8)  # noqa: DTZ011
     child.save(update_fields=["birth_date"])
     CareRelationship.objects.create(patient=child, care_team=world.care_team, starts_on=dt.date(2020, 1, 1))
-    return Place(world, thread, evisit, child, make_user("parent", first_name="Dana", last_name="Able"))
+    parent = make_user("parent", first_name="Dana", last_name="Able")
+    sw = scheduling_world(world)
+    appointment = book(sw, make_slot(sw, local_moment(world.campus, 3, 10)))
+    return Place(world, thread, evisit, child, parent, appointment)
 
 
 def stored_files(root: Path) -> set[Path]:
@@ -250,8 +278,10 @@ def as_upload(crafted: Crafted) -> SimpleUploadedFile:
 
 
 def signed_in(user: User) -> Client:
+    # As if the password was just typed: some uploads (a legal representative's papers)
+    # are sensitive actions that ask for a recent sign-in.
     client = Client()
-    client.force_login(user)
+    sign_in_recently(client, user)
     return client
 
 
