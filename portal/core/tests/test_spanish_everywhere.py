@@ -45,6 +45,7 @@ NOT_PATIENT_FACING = (
 )
 PER_PATTERN = 3  # distinct addresses visited per URL pattern: enough to see each state
 MAX_PAGES = 400
+SPANISH_DATE = re.compile(r"\b\d{1,2} de [a-z]+ de \d{4}\b")
 HREF = re.compile(r"""href="([^"#]+)""")
 
 # Data shown as it was entered, in no language: test personas, places, codes, drug names.
@@ -66,6 +67,7 @@ class Walk:
     pages: int = 0
     pdfs: int = 0
     calendars: int = 0
+    spanish_dates: int = 0  # "24 de noviembre de 2026", as Django's Spanish formats write dates
     english: list[str] = field(default_factory=list)
     patterns: Counter[str] = field(default_factory=Counter)
 
@@ -159,6 +161,7 @@ def _check(response: Any, path: str, who: str, allowed: list[str], into: Walk, q
         chunks = calendar_text(response.content.decode())
     else:
         return
+    into.spanish_dates += sum(bool(SPANISH_DATE.search(chunk)) for chunk in chunks)
     into.english.extend(f"{who} {path}: {chunk!r}" for chunk in english_in(chunks, allowed))
 
 
@@ -261,6 +264,7 @@ def test_every_patient_page_is_in_spanish(
     for name in ("pages", "pdfs", "calendars"):
         record_property(name, getattr(seen, name))  # counted in the JUnit report
     assert seen.pdfs >= AREA_PDFS.get(area, 0)
+    assert seen.spanish_dates > 0
     no_english(seen)
 
 

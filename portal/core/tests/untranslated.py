@@ -49,6 +49,11 @@ SPANISH = _words(
     """
 )
 
+# A date written the English way ("May 23, 2027", "Nov. 24"): Spanish puts the day first.
+ENGLISH_DATE = re.compile(
+    r"\b(January|February|March|April|May|June|July|August|September|October|November|December"
+    r"|Jan\.|Feb\.|Aug\.|Sept\.|Oct\.|Nov\.|Dec\.)\s+\d{1,2}\b"
+)
 WORD = re.compile(r"[A-Za-zÀ-ÿ']+")
 SPACE = re.compile(r"\s+")
 # Visible text also lives in these attributes (read aloud, shown on hover or in fields).
@@ -173,7 +178,7 @@ def is_english(chunk: str, allowed: Iterable[str] = ()) -> bool:
     if not words:
         return False
     key = _key(chunk)
-    if key in catalogue_english() and len(key) > 2:
+    if (key in catalogue_english() and len(key) > 2) or ENGLISH_DATE.search(chunk):
         return True
     english = sum(word in ENGLISH for word in words)
     spanish = sum(word in SPANISH for word in words)
