@@ -54,6 +54,7 @@ from portal.scheduling.models import (
     PreCheckIn,
     QuestionnaireAnswers,
 )
+from portal.scheduling.tests.support import book, local_moment, make_slot
 from portal.telehealth import evisits
 from portal.telehealth.models import ChatLine, EVisit, EVisitPhoto, Participant
 from portal.telehealth.tests.support import cold_and_flu
@@ -205,7 +206,9 @@ def build(world: World) -> None:
         scopes=[Scope.BILLING],
         starts_at=timezone.now() - dt.timedelta(days=1),
     )
-    billing_pages.build(BillingWorld(world, clinic.billing_office, clinic.billing_clerk, payer, grant))
+    bills = billing_pages.build(
+        BillingWorld(world, clinic.billing_office, clinic.billing_clerk, payer, grant)
+    )
     alice = decide(world.alice_user, world.alice)
     assert alice is not None
     actor = Actor(user=world.alice_user)
@@ -225,9 +228,9 @@ def build(world: World) -> None:
         scopes=[Scope.VIEW],
         access_expires_at=None,
     )
-    upcoming = Appointment.objects.filter(patient=world.alice, starts_at__gt=timezone.now()).first()
-    if upcoming is not None:
-        PreCheckIn.objects.get_or_create(appointment=upcoming, defaults={"medication_changes": "None"})
+    # A visit in three days, booked with a reason and part-way through pre-check-in.
+    upcoming = book(bills.sw, make_slot(bills.sw, local_moment(world.campus, 3, 10)))
+    PreCheckIn.objects.create(appointment=upcoming, medication_changes="None", allergy_changes="None")
 
 
 @dataclass
