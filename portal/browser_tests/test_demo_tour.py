@@ -57,9 +57,9 @@ def test_a_tour_link_leads_there_after_signing_in(page: Page) -> None:
 @pytest.mark.parametrize(
     ("persona", "path"),
     [
-        ("clinician", "/staff/records/held/"),
-        ("clinician", "/staff/video/"),
         ("scheduler", "/staff/desk/"),
+        ("clinician", "/staff/video/"),
+        ("clinician", "/staff/records/held/"),
     ],
 )
 def test_staff_help_opens_and_passes_axe(
