@@ -126,6 +126,22 @@ class JwksField(forms.CharField):
         )
 
 
+class GroupsField(forms.ModelMultipleChoiceField):
+    """Patient groups by id; an id past the database's integer range is a form error, not a 500.
+
+    SQLite raises OverflowError (PostgreSQL an out-of-range error) for such an id in `pk__in`.
+    """
+
+    def clean(self, value: Any) -> Any:
+        for pk in value if isinstance(value, list | tuple) else [value] if value else []:
+            text = str(pk).strip()
+            if not (text.isascii() and text.isdigit() and int(text) < 2**63):
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"], code="invalid_pk_value", params={"pk": text[:40]}
+                )
+        return super().clean(value)
+
+
 class ServiceForm(forms.Form):
     """What a backend service is and what it may export."""
 
@@ -151,7 +167,7 @@ class ServiceForm(forms.Form):
         widget=forms.RadioSelect,
         initial="no",
     )
-    groups = forms.ModelMultipleChoiceField(
+    groups = GroupsField(
         label=gettext_lazy("Patient groups"),
         queryset=PatientGroup.objects.all(),
         required=False,
