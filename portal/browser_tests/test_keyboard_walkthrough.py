@@ -42,6 +42,7 @@ FOCUSED = """() => {
   const outline = style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0;
   const shadow = style.boxShadow !== 'none' && style.boxShadow !== '';
   return {
+    type: el.type || '',
     describe: el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + (el.name ? '[name=' + el.name + ']' : ''),
     name: name.replace(/\\s+/g, ' ').trim(),
     shown: outline || shadow,
@@ -75,10 +76,15 @@ def focused(page: Page) -> dict[str, Any]:
 
 def tab_to(page: Page, name: str | re.Pattern[str], backwards: bool = False) -> None:
     """Press Tab (or Shift+Tab) until the control named `name` has focus, checking each stop."""
-    pattern = name if isinstance(name, re.Pattern) else re.compile(f"^{re.escape(name)}$")
+    # A label may go on with a hint ("Subject (required)"), so a name matches at its start.
+    pattern = name if isinstance(name, re.Pattern) else re.compile(f"^{re.escape(name)}\\b")
     seen: list[str] = []
     for _ in range(MOST_STOPS):
         page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        if page.evaluate(FOCUSED) is None:
+            raise AssertionError(
+                f"Tab left {page.url} without reaching {pattern.pattern!r}; it stopped at {seen}"
+            )
         where = focused(page)
         if pattern.search(where["name"]):
             return
@@ -190,6 +196,7 @@ def test_sending_a_message_with_the_keyboard(page: Page, world: World, log_in: L
     follow(page)
     tab_to_choice(page)
     arrow_to(page, "Medical question")
+    page.keyboard.press("Space")  # Tab only focuses the first choice; Space chooses it
     tab_to(page, "Continue")
     follow(page)
     tab_to(page, "Subject")
