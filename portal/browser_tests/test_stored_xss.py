@@ -231,6 +231,19 @@ def build(world: World) -> None:
     # A visit in three days, booked with a reason and part-way through pre-check-in.
     upcoming = book(bills.sw, make_slot(bills.sw, local_moment(world.campus, 3, 10)))
     PreCheckIn.objects.create(appointment=upcoming, medication_changes="None", allergy_changes="None")
+    # Someone without an account asks for access (the public form's row, for the staff queue).
+    AccessRequest.objects.create(
+        kind=AccessRequest.Kind.US,
+        given_name="Zoe",
+        family_name="Zed",
+        birth_date=dt.date(1990, 1, 2),
+        email="zoe@example.org",
+        phone="507-555-0199",
+        address_line="1 Main St",
+        city="Rochester",
+        campus=world.campus,
+        message="Please help.",
+    )
 
 
 @dataclass
