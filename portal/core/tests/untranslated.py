@@ -171,9 +171,16 @@ def _key(text: str) -> str:
 
 
 def is_english(chunk: str, allowed: Iterable[str] = ()) -> bool:
-    """Whether `chunk` is English text (allowing the data strings in `allowed`)."""
+    """Whether `chunk` is English text once the data strings in `allowed` are taken out."""
+    if not _reads_english(chunk):
+        return False  # the common case, decided without scanning the (long) list of data
     for data in allowed:
-        chunk = chunk.replace(data, " ")
+        if data in chunk:
+            chunk = chunk.replace(data, " ")
+    return _reads_english(chunk)
+
+
+def _reads_english(chunk: str) -> bool:
     words = [word.lower() for word in WORD.findall(chunk)]
     if not words:
         return False
@@ -185,8 +192,8 @@ def is_english(chunk: str, allowed: Iterable[str] = ()) -> bool:
     return english >= 2 and spanish == 0
 
 
-def english_in(chunks: Iterable[str], allowed: Iterable[str] = ()) -> Iterator[str]:
-    allowed = sorted(set(allowed), key=len, reverse=True)  # longest first: "Alice Able" before "Alice"
+def english_in(chunks: Iterable[str], allowed: list[str] | tuple[str, ...] = ()) -> Iterator[str]:
+    """The chunks that are English; `allowed` goes longest first ("Alice Able" before "Alice")."""
     for chunk in chunks:
         if is_english(chunk, allowed):
             yield chunk
