@@ -52,6 +52,8 @@ ENROLMENT_URL_NAMES = {
     "manifest",
     "service_worker",
     "offline",
+    # The browser reports CSP violations with the page's cookies; a redirect would lose them.
+    "csp_report",
 }
 
 

@@ -7,11 +7,12 @@ import logging
 
 import pytest
 from django.core.cache import cache
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import reverse
 from prometheus_client import REGISTRY
 
 from portal.core import csp_report
+from portal.test import World
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +103,14 @@ def test_one_address_gets_a_budget_per_minute(client: Client) -> None:
     assert post(client, b"{}") == 429
     other = Client(REMOTE_ADDR="192.0.2.9")
     assert post(other, b"{}") == 204
+
+
+@override_settings(PORTAL_REQUIRE_MFA=True)
+def test_a_report_from_a_user_not_yet_enrolled_in_two_factor_is_still_counted(
+    client: Client, world: World
+) -> None:
+    client.force_login(world.alice_user)
+    before = reported("script-src-elem")
+    response = client.post(URL, report_uri_body(), content_type="application/csp-report")
+    assert response.status_code == 204
+    assert reported("script-src-elem") == before + 1
