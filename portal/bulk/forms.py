@@ -126,8 +126,8 @@ class JwksField(forms.CharField):
         )
 
 
-class GroupsField(forms.ModelMultipleChoiceField):
-    """Patient groups by id; an id past the database's integer range is a form error, not a 500.
+class RowIdsField(forms.ModelMultipleChoiceField):
+    """Rows chosen by id; an id past the database's integer range is a form error, not a 500.
 
     SQLite raises OverflowError (PostgreSQL an out-of-range error) for such an id in `pk__in`.
     """
@@ -167,7 +167,7 @@ class ServiceForm(forms.Form):
         widget=forms.RadioSelect,
         initial="no",
     )
-    groups = GroupsField(
+    groups = RowIdsField(
         label=gettext_lazy("Patient groups"),
         queryset=PatientGroup.objects.all(),
         required=False,

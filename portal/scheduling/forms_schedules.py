@@ -15,7 +15,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.bulk.forms import GroupsField  # ids past the database's integer range are a form error
+from portal.bulk.forms import RowIdsField  # ids past the database's integer range are a form error
 from portal.organization.models import Campus, Department, OpeningHours
 from portal.scheduling.actions_schedules import MAX_BLOCK, PLAN_AHEAD, TemplateDraft, VisitTypeDraft
 from portal.scheduling.models import ConsentForm, Mode, Questionnaire, ScheduleBlock, VisitType
@@ -169,13 +169,13 @@ class VisitTypeForm(forms.Form):
     preparation = forms.CharField(
         label=_("How to prepare"), required=False, max_length=MAX_TEXT, widget=forms.Textarea
     )
-    questionnaires = GroupsField(
+    questionnaires = RowIdsField(
         label=_("Questionnaires"),
         queryset=Questionnaire.objects.filter(status=Questionnaire.Status.ACTIVE),
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
-    consent_forms = GroupsField(
+    consent_forms = RowIdsField(
         label=_("Consent forms"),
         queryset=ConsentForm.objects.filter(active=True),
         required=False,
