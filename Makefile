@@ -2,20 +2,25 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+RUNTIME := $(VENV)/.runtime
 INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test install lint typecheck test-sqlite test-postgres messages bench clean
 
-demo: $(INSTALLED)
+# The demo needs only what the portal runs on; the test tools come with `make test`.
+demo: $(RUNTIME)
 	$(PY) -m portal demo
 
 test: $(INSTALLED)
 	bash tools/test.sh
 
 # Reinstall whenever the pinned dependencies change.
-$(INSTALLED): pyproject.toml
+$(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(INSTALLED): $(RUNTIME)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
