@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -262,6 +263,16 @@ def test_a_key_set_url_is_never_fetched(db: None) -> None:
     assert "jku" in response.json()["error_description"]
 
 
+@dataclass(frozen=True)
+class FromNow:
+    """A claim's time, this many seconds from when the test runs."""
+
+    seconds: int
+
+    def __str__(self) -> str:
+        return f"now{self.seconds:+d}s"
+
+
 @pytest.mark.parametrize(
     "claims",
     [
@@ -269,8 +280,8 @@ def test_a_key_set_url_is_never_fetched(db: None) -> None:
         {"aud": None},
         {"aud": ["https://elsewhere.example/token"]},
         {"sub": "svc-someone-else"},
-        {"exp": int(time.time()) - 600},
-        {"exp": int(time.time()) + 3600},
+        {"exp": FromNow(-600)},
+        {"exp": FromNow(3600)},
         {"exp": None},
         {"exp": "soon"},
         {"exp": True},
@@ -280,14 +291,19 @@ def test_a_key_set_url_is_never_fetched(db: None) -> None:
         {"jti": 42},
         {"jti": "x" * 256},
         {"jti": "nul\x00byte"},
-        {"nbf": int(time.time()) + 600},
+        {"nbf": FromNow(600)},
         {"iat": "yesterday"},
     ],
     ids=lambda claims: ",".join(f"{name}={str(value)[:20]}" for name, value in claims.items()),
 )
 def test_bad_claims_are_refused(db: None, claims: dict[str, Any]) -> None:
     service = make_service()
-    # (exp is relative to now when the test runs, so build times there)
+    # Times are relative to when the test runs, not to when it was collected: the same ids
+    # on every xdist worker, and still in the future however late the test runs.
+    now = int(time.time())
+    claims = {
+        name: now + value.seconds if isinstance(value, FromNow) else value for name, value in claims.items()
+    }
     response = request_token(assertion(service, **claims))
     _refused(response, "invalid_client", 401)
     assert not SystemToken.objects.exists()
