@@ -54,6 +54,8 @@ ICONS = [
 WORKER_TEMPLATE = "core/service-worker.js"
 OFFLINE_TEMPLATE = "core/offline.html"
 NO_CACHE = "no-cache"
+# The worker asks for its copy of the offline page with this header (see `offline`).
+SHELL_HEADER = "X-Portal-Shell"
 
 
 def health_cache_name(user: Any) -> str:
@@ -104,6 +106,7 @@ def worker_source() -> str:
         "manifestUrl": reverse("manifest"),
         "staticUrls": shell_static_urls(),
         "healthCachePrefix": HEALTH_CACHE_PREFIX,
+        "shellHeader": SHELL_HEADER,
     }
     return render_to_string(WORKER_TEMPLATE, {"config": json.dumps(config, sort_keys=True)})
 
@@ -150,12 +153,18 @@ def _template_source(name: str) -> str:
 
 @require_GET
 def offline(request: HttpRequest) -> HttpResponse:
-    """What the worker shows when a page cannot be reached: the same for everyone.
+    """What the worker shows when a page cannot be reached.
 
-    Rendered as if signed out, so the copy the worker keeps carries no name or menu; the
-    saved summary, if any, is added by the page's script from the cache.
+    The worker's own copy (asked for with SHELL_HEADER) is rendered as if signed out, so
+    it carries no name or menu; offline, the page's script adds the saved summary from
+    the cache. Opened over the network like any page, it says who is really signed in,
+    so a signed-out visitor's browser deletes any saved summary instead of showing it,
+    and a signed-in user sees only their own. Flash messages are never drawn here: one
+    consumed by the worker's fetch would be kept in the shell cache.
     """
-    context = {"user": AnonymousUser(), "offline_page": True}
+    context: dict[str, Any] = {"messages": []}
+    if request.headers.get(SHELL_HEADER) == "1":
+        context |= {"user": AnonymousUser(), "offline_page": True}
     response = render(request, OFFLINE_TEMPLATE, context)
     response["Cache-Control"] = NO_CACHE
     return response

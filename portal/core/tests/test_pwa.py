@@ -13,6 +13,7 @@ from django.urls import reverse
 from PIL import Image
 
 from portal.core import pwa
+from portal.core.pwa import SHELL_HEADER
 from portal.records.tests.support import make_panel
 from portal.test import World
 
@@ -84,10 +85,11 @@ def test_the_worker_version_follows_the_shell(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.django_db
-def test_the_offline_page_is_the_same_for_everyone(client: Client, world: World) -> None:
-    anonymous = client.get("/offline/")
+def test_the_workers_copy_of_the_offline_page_is_the_same_for_everyone(client: Client, world: World) -> None:
+    shell = {SHELL_HEADER: "1"}
+    anonymous = client.get("/offline/", headers=shell)
     client.force_login(world.alice_user)
-    signed_in = client.get("/offline/")
+    signed_in = client.get("/offline/", headers=shell)
     for response in (anonymous, signed_in):
         page = response.content.decode()
         assert response.status_code == 200
@@ -97,6 +99,24 @@ def test_the_offline_page_is_the_same_for_everyone(client: Client, world: World)
         assert 'data-state="offline"' in page
         assert "Alice" not in page and "Sign out" not in page
         assert "<script>" not in page
+
+
+@pytest.mark.django_db
+def test_the_offline_page_opened_online_says_who_is_signed_in(client: Client, world: World) -> None:
+    """So a signed-out visitor's browser deletes a saved summary rather than showing it."""
+    assert 'data-state="signed-out"' in client.get("/offline/").content.decode()
+    client.force_login(world.alice_user)
+    page = client.get("/offline/").content.decode()
+    assert 'data-state="signed-in"' in page
+    assert 'data-cache="portal-health-summary-' in page
+
+
+@pytest.mark.django_db
+def test_the_offline_page_never_draws_or_uses_up_a_flash_message(client: Client, world: World) -> None:
+    client.force_login(world.alice_user)
+    client.post(reverse("switch_patient"), {"patient": str(world.alice.pk)})
+    assert "viewing" not in client.get("/offline/", headers={SHELL_HEADER: "1"}).content.decode()
+    assert "viewing" in client.get("/").content.decode()
 
 
 @pytest.mark.django_db

@@ -119,8 +119,15 @@
 
   // --- Showing the copy (the offline page) ---
 
-  function readSummary() {
+  // Offline, the copy on this device (there is at most one); online, only the
+  // signed-in user's own.
+  function readSummary(only) {
     return healthCaches().then(function (names) {
+      if (only) {
+        names = names.filter(function (name) {
+          return name === only;
+        });
+      }
       if (!names.length) {
         return null;
       }
@@ -132,13 +139,13 @@
     });
   }
 
-  function showSummary() {
+  function showSummary(only) {
     var section = document.querySelector("[data-offline-saved]");
     var none = document.querySelector("[data-offline-none]");
     if (!section || !hasCaches) {
       return;
     }
-    readSummary().then(function (copy) {
+    readSummary(only).then(function (copy) {
       if (!copy) {
         none.hidden = false;
         return;
@@ -168,7 +175,8 @@
   } else if (state === "signed-in") {
     deleteHealthCaches(ownCache);
     offerSaving();
+    showSummary(ownCache);
   } else if (state === "offline") {
-    showSummary();
+    showSummary(null);
   }
 })();

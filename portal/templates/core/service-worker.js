@@ -12,10 +12,12 @@ var SHELL_URLS = [CONFIG.offlineUrl, CONFIG.manifestUrl].concat(CONFIG.staticUrl
 var STATIC_URLS = new Set(CONFIG.staticUrls);
 
 function store(cache, url) {
-  // With the user's cookies, for their language: the offline page is rendered as if
-  // signed out, so it carries nothing personal. A redirect (a session that just ended
-  // sends every request to sign in) or an error is never kept in its place.
-  return fetch(new Request(url, { cache: "reload" })).then(function (response) {
+  // With the user's cookies, for their language; the shell header has the offline page
+  // rendered as if signed out, so it carries nothing personal. A redirect (a session
+  // that just ended sends every request to sign in) or an error is never kept in its place.
+  var headers = {};
+  headers[CONFIG.shellHeader] = "1";
+  return fetch(new Request(url, { cache: "reload", headers: headers })).then(function (response) {
     if (!response.ok || response.redirected) {
       throw new Error("Not kept: " + url);
     }
