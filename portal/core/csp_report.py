@@ -10,6 +10,7 @@ shortened fields of the report, never the report itself.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from typing import Any
@@ -67,11 +68,17 @@ csp_reports = Counter(
 @require_POST
 def csp_report(request: HttpRequest) -> HttpResponse:
     """Log and count one violation report; always answer 204 unless refused."""
+    # The budget first: refusing costs nothing, reading the body does.
+    if not _within_budget(request, 1):
+        return HttpResponse(status=429)
     if _too_large(request):
         return HttpResponse(status=413)
-    if not _within_budget(request):
+    reports = _reports(request.body)
+    # One request in the Reporting API's format may carry several reports; each beyond
+    # the first counts against the address's budget too.
+    if len(reports) > 1 and not _within_budget(request, len(reports) - 1):
         return HttpResponse(status=429)
-    for report in _reports(request.body):
+    for report in reports:
         _record(report)
     return HttpResponse(status=204)
 
@@ -86,15 +93,28 @@ def _too_large(request: HttpRequest) -> bool:
     return declared > MAX_REPORT_BYTES or len(request.body) > MAX_REPORT_BYTES
 
 
-def _within_budget(request: HttpRequest) -> bool:
-    key = f"csp-report:{client_ip(request) or '-'}"
+def _within_budget(request: HttpRequest, reports: int) -> bool:
+    key = f"csp-report:{_budget_holder(client_ip(request))}"
     cache.add(key, 0, timeout=60)
     try:
-        count = cache.incr(key)
+        count = cache.incr(key, reports)
     except ValueError:  # expired between add and incr: this is the first of a new minute
-        cache.set(key, 1, timeout=60)
-        count = 1
+        cache.set(key, reports, timeout=60)
+        count = reports
     return count <= REPORTS_PER_MINUTE
+
+
+def _budget_holder(address: str | None) -> str:
+    """The address, or for IPv6 its /64: one machine can hold a whole /64."""
+    if not address:
+        return "-"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
 
 
 def _reports(body: bytes) -> list[dict[str, Any]]:
@@ -143,7 +163,10 @@ def _where(value: object) -> str:
     text = str(value or "-")[:500]
     if "://" not in text:
         return _printable(text)
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unclosed IPv6 bracket: anyone can send anything here
+        return "(unparseable address)"
     try:
         match = resolve(parts.path)
     except Resolver404:

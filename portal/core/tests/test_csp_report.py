@@ -114,3 +114,24 @@ def test_a_report_from_a_user_not_yet_enrolled_in_two_factor_is_still_counted(
     response = client.post(URL, report_uri_body(), content_type="application/csp-report")
     assert response.status_code == 204
     assert reported("script-src-elem") == before + 1
+
+
+def test_an_unparseable_address_is_logged_as_such(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="portal.csp"):
+        assert post(client, report_uri_body(**{"blocked-uri": "http://[::1/x"})) == 204
+    assert "(unparseable address)" in caplog.records[-1].getMessage()
+
+
+def test_each_report_in_a_batch_counts_against_the_budget(client: Client) -> None:
+    batch = [{"type": "csp-violation", "body": {"effectiveDirective": "img-src"}}] * 10
+    body = json.dumps(batch).encode()
+    for _ in range(csp_report.REPORTS_PER_MINUTE // 10):
+        assert post(client, body, "application/reports+json") == 204
+    assert post(client, b"{}") == 429
+
+
+def test_an_ipv6_network_shares_one_budget(client: Client) -> None:
+    for suffix in range(csp_report.REPORTS_PER_MINUTE):
+        assert post(Client(REMOTE_ADDR=f"2001:db8::{suffix + 1:x}"), b"{}") == 204
+    assert post(Client(REMOTE_ADDR="2001:db8::ffff"), b"{}") == 429
+    assert post(Client(REMOTE_ADDR="2001:db8:0:1::1"), b"{}") == 204
