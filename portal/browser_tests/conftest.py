@@ -22,7 +22,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
@@ -109,8 +109,15 @@ def problems() -> Problems:
 
 
 @pytest.fixture
-def context(browser: Browser, live_server: Any) -> Iterator[BrowserContext]:
-    new_context = browser.new_context(base_url=live_server.url, viewport=DESKTOP, locale="en-US")
+def context(browser: Browser, live_server: Any, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    # The installable app's service worker would install, and fetch the app shell, in
+    # every test's fresh context; only tests marked `service_workers` want it.
+    workers: Literal["allow", "block"] = (
+        "allow" if request.node.get_closest_marker("service_workers") else "block"
+    )
+    new_context = browser.new_context(
+        base_url=live_server.url, viewport=DESKTOP, locale="en-US", service_workers=workers
+    )
     new_context.set_default_timeout(TIMEOUT_MS)
     # axe is sent to the browser once per context and loaded into every document from
     # there, instead of 600 kB over the wire on every check.

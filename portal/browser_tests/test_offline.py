@@ -15,7 +15,7 @@ from portal.browser_tests.conftest import LogIn, check_page
 from portal.records.tests.support import make_medication, make_panel
 from portal.test import World
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.service_workers]
 
 SUMMARY = "/record/download/print/?sections=results&sections=medications"
 HEALTH_CACHES = (
