@@ -27,14 +27,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import models
 from django.urls import Resolver404, resolve
-from django.utils import timezone
 from playwright.sync_api import ConsoleMessage, Dialog, Page
 from playwright.sync_api import Error as PlaywrightError
 from prometheus_client import REGISTRY
 
 from portal.accounts.models import User
 from portal.audit.actor import Actor
-from portal.billing.tests.support import BillingWorld
+from portal.billing.tests.support import BillingWorld, make_billing_proxy
 from portal.browser_tests import test_billing_every_page as billing_pages
 from portal.browser_tests import test_messaging_every_page as messaging_pages
 from portal.browser_tests.conftest import LogIn, Problems
@@ -58,7 +57,7 @@ from portal.scheduling.tests.support import book, local_moment, make_slot
 from portal.telehealth import evisits
 from portal.telehealth.models import ChatLine, EVisit, EVisitPhoto, Participant
 from portal.telehealth.tests.support import cold_and_flu
-from portal.test import World, make_user
+from portal.test import World
 
 pytestmark = pytest.mark.browser
 
@@ -198,14 +197,7 @@ def build(world: World) -> None:
     """Rows of every kind a patient writes, made by the app's actions."""
     clinic = messaging_world(world)
     messaging_pages.build(clinic)
-    payer = make_user("greta", first_name="Greta", last_name="Able")
-    grant = ProxyGrant.objects.create(
-        grantee=payer,
-        patient=world.alice,
-        relationship=ProxyGrant.Relationship.CAREGIVER,
-        scopes=[Scope.BILLING],
-        starts_at=timezone.now() - dt.timedelta(days=1),
-    )
+    payer, grant = make_billing_proxy(world)
     bills = billing_pages.build(
         BillingWorld(world, clinic.billing_office, clinic.billing_clerk, payer, grant)
     )

@@ -44,6 +44,12 @@ class BillingWorld:
 def billing_world(world: World) -> BillingWorld:
     office = CareTeam.objects.create(slug="billing", name="Billing office", kind=CareTeam.Kind.BILLING_OFFICE)
     clerk = make_staff("bill", Practitioner.Role.BILLING, office)
+    payer, grant = make_billing_proxy(world)
+    return BillingWorld(world, office, clerk, payer, grant)
+
+
+def make_billing_proxy(world: World) -> tuple[User, ProxyGrant]:
+    """Greta, who pays Alice's bills: a caregiver with the billing scope only."""
     payer = make_user("greta", first_name="Greta", last_name="Able")
     grant = ProxyGrant.objects.create(
         grantee=payer,
@@ -52,7 +58,7 @@ def billing_world(world: World) -> BillingWorld:
         scopes=[Scope.BILLING],
         starts_at=timezone.now() - dt.timedelta(days=1),
     )
-    return BillingWorld(world, office, clerk, payer, grant)
+    return payer, grant
 
 
 def access_for(user: User, patient: Patient) -> PatientAccess:
