@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.password_validation import CommonPasswordValidator
 from django.core.exceptions import ValidationError
 from django.utils.translation import ngettext
+
+from portal.accounts.backends import is_published_password
 
 
 class MaximumLengthValidator:
@@ -27,3 +30,13 @@ class MaximumLengthValidator:
             "Your password can be up to %(max_length)d characters long.",
             self.max_length,
         ) % {"max_length": self.max_length}
+
+
+class CommonOrPublishedPasswordValidator(CommonPasswordValidator):
+    """Django's list of common passwords, plus the demo password: it is printed in the
+    README, so it is as good as common (same message, same help text)."""
+
+    def validate(self, password: str, user: Any = None) -> None:
+        if is_published_password(password):
+            raise ValidationError(self.get_error_message(), code="password_too_common")
+        super().validate(password, user)

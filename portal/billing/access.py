@@ -35,6 +35,19 @@ def account_of(access: PatientAccess) -> Account:
     return ledger.account_for(access.patient)
 
 
+def account_to_read(access: PatientAccess) -> Account:
+    """The patient's account, or an unsaved empty one if they have never been billed.
+
+    For pages that only read: a GET never opens an account (that is a write). The stand-in
+    has a zero balance and no plans; its number is the patient's clinic number, the
+    reference a payment can quote until an account number exists (the billing office finds
+    patients by it).
+    """
+    existing = Account.objects.filter(patient=access.patient).first()
+    patient = access.patient
+    return existing or Account(patient=patient, number=patient.clinic_number, balance_cents=0)
+
+
 def require_account_object(
     request: HttpRequest, queryset: models.QuerySet[M], object_id: Any, *, staff: bool = False
 ) -> tuple[M, PatientAccess]:

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_safe
 
 from portal.billing import plan_worker, plans
-from portal.billing.access import account_of, require_billing_staff
+from portal.billing.access import account_to_read, require_billing_staff
 from portal.billing.forms_plans import PlanForm
 from portal.billing.models import PaymentPlan
 from portal.billing.views_plans import cancel_flow, eligibility, load_plan, plan_form_flow
@@ -31,7 +31,7 @@ STAFF_SIDE = {"base_template": "staff/base.html", "staff": True, "max_attempts":
 @require_http_methods(["GET", "HEAD", "POST"])
 def plan_new(request: HttpRequest, patient_id: int) -> HttpResponse:
     access = require_billing_staff(request, patient_id)
-    account = account_of(access)
+    account = account_to_read(access)
     if request.method != "POST":
         record_read(request, access, "billing.plan_new_view")
     context: dict[str, Any] = {

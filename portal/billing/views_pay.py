@@ -26,7 +26,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from portal.accounts.decorators import require_recent_auth
 from portal.audit.actor import Actor
 from portal.billing import cards, payments
-from portal.billing.access import account_of, require_account_object
+from portal.billing.access import account_to_read, require_account_object
 from portal.billing.forms_pay import PAY, STATEMENT, PayForm, SaveCardForm, new_key
 from portal.billing.gateways.base import BrowserForm, Gateway
 from portal.billing.gateways.registry import cards_online
@@ -320,7 +320,7 @@ def _finish_authentication(request: HttpRequest, payment_id: int) -> HttpRespons
 def how_to_pay(request: HttpRequest, access: PatientAccess) -> HttpResponse:
     context = {
         "access": access,
-        "account": account_of(access),
+        "account": account_to_read(access),
         "cards_online": cards_online(),
         **payee_details(),
     }

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from portal.accounts.decorators import require_recent_auth
 from portal.audit.actor import Actor
 from portal.billing import plan_worker, plans
-from portal.billing.access import account_of, require_account_object
+from portal.billing.access import account_to_read, require_account_object
 from portal.billing.forms_plans import PlanCardForm, PlanForm
 from portal.billing.models import Account, Instalment, PaymentPlan, SavedCard
 from portal.lib.paging import keyset_page
@@ -43,7 +43,7 @@ def plans_with_instalments(queryset: QuerySet[PaymentPlan]) -> QuerySet[PaymentP
 
 def eligibility(account: Account) -> dict[str, Any]:
     """Whether a new plan may be set up for the account, and if not, why (for the pages)."""
-    current = plans.active_plan(account)
+    current = plans.active_plan(account) if account.pk else None
     return {
         "account": account,
         "current_plan": current,
@@ -55,9 +55,10 @@ def eligibility(account: Account) -> dict[str, Any]:
 @require_safe
 @patient_page(Scope.BILLING)
 def plan_list(request: HttpRequest, access: PatientAccess) -> HttpResponse:
-    account = account_of(access)
+    account = account_to_read(access)
+    account_plans = PaymentPlan.objects.filter(account=account) if account.pk else PaymentPlan.objects.none()
     page = keyset_page(
-        plans_with_instalments(PaymentPlan.objects.filter(account=account)),
+        plans_with_instalments(account_plans),
         request.GET.get("after", "")[:20],
         PAGE_SIZE,
     )
@@ -105,7 +106,7 @@ def plan_form_flow(
 @require_http_methods(["GET", "HEAD", "POST"])
 @patient_page(Scope.BILLING)
 def plan_new(request: HttpRequest, access: PatientAccess) -> HttpResponse:
-    account = account_of(access)
+    account = account_to_read(access)
     if request.method != "POST":
         record_read(request, access, "billing.plan_new_view")
     context: dict[str, Any] = {"access": access, **PATIENT_SIDE, **eligibility(account)}

@@ -89,7 +89,6 @@ BOOKKEEPING = frozenset(
 GET_MAY_WRITE = BOOKKEEPING | {
     "accounts_signinthrottle",  # rate limit: counts attempts against an address or account
     "account_emailaddress",  # allauth records the account's address the first time its page shows it
-    "billing_account",  # the patient's (empty) billing account is created when a billing page first needs it
     "messaging_message",  # opening a conversation marks the care team's messages read
     "records_resultseen",  # opening a result records that the patient has seen it
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
@@ -47,3 +49,27 @@ def test_hashes_are_argon2id(world: World) -> None:
     world.alice_user.refresh_from_db()
     assert world.alice_user.password.startswith("argon2$argon2id$")
     assert "django.contrib.auth.hashers.Argon2PasswordHasher" in settings.PASSWORD_HASHERS
+
+
+def test_nobody_may_choose_the_published_demo_password(world: World) -> None:
+    with pytest.raises(ValidationError) as refused:
+        validate_password(settings.DEMO_PASSWORD, world.alice_user)
+    assert [error.code for error in refused.value.error_list] == ["password_too_common"]
+
+
+def test_production_refuses_the_demo_password_even_where_an_account_has_it(
+    world: World, settings: Any
+) -> None:
+    verify_email(world.alice_user)
+    world.alice_user.set_password(settings.DEMO_PASSWORD)
+    world.alice_user.save(update_fields=["password"])
+    assert sign_in(Client(), "alice", settings.DEMO_PASSWORD)["Location"] == reverse("home")
+
+    settings.PRODUCTION = True
+    refused = sign_in(Client(), "alice", settings.DEMO_PASSWORD)
+    assert refused.status_code == 200
+    assert "_auth_user_id" not in refused.wsgi_request.session
+
+    world.alice_user.set_password(PASSWORD)
+    world.alice_user.save(update_fields=["password"])
+    assert sign_in(Client(), "alice")["Location"] == reverse("home")

@@ -18,7 +18,7 @@ from portal.audit.models import AuditEvent
 from portal.billing import ledger, statements
 from portal.billing.gateways.base import BrowserForm, GatewayUnavailable
 from portal.billing.gateways.sandbox.gateway import SandboxGateway
-from portal.billing.models import LedgerEntry, Payment, SandboxCharge
+from portal.billing.models import Account, LedgerEntry, Payment, SandboxCharge
 from portal.billing.tests.support import (
     DECLINED,
     FAILS_LATER,
@@ -486,6 +486,21 @@ def test_how_to_pay_gives_the_account_number_for_the_reference(bw: BillingWorld,
     assert "TESTUS33" in text and settings.PORTAL_WIRE_ROUTING in text and settings.PORTAL_PAYEE_NAME in text
     assert f"Put your account number <strong>{number}</strong> in the transfer" in text
     assert f"Write your account number <strong>{number}</strong> on the check." in text
+
+
+def test_pages_that_only_read_never_open_a_billing_account(bw: BillingWorld) -> None:
+    # A patient never billed: how to pay quotes her clinic number, the plan pages say there
+    # is nothing to split, and none of these GETs opens an account (a GET writes nothing).
+    alice = bw.world.alice
+    assert not Account.objects.filter(patient=alice).exists()
+    client = signed_in(bw.world.alice_user)
+    text = client.get(reverse("billing:how_to_pay")).content.decode()
+    assert f"Write your account number <strong>{alice.clinic_number}</strong> on the check." in text
+    for name in ("billing:plans", "billing:plan_new"):
+        response = client.get(reverse(name))
+        assert response.status_code == 200
+        assert "A payment plan is for a balance of" in response.content.decode()
+    assert not Account.objects.filter(patient=alice).exists()
 
 
 def test_the_pay_page_runs_a_bounded_number_of_queries(bw: BillingWorld) -> None:
