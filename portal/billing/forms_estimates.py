@@ -113,7 +113,9 @@ class EstimateForm(forms.Form):
 
     @staticmethod
     def _search(text: str) -> tuple[list[PriceItem], bool]:
-        text = (text or "").strip()[:100]
+        # Searched before the form validates `q`: PostgreSQL refuses a NUL in a query (a 500),
+        # and no price list entry holds one.
+        text = (text or "").replace("\x00", "").strip()[:100]
         items = price_list()
         if text:
             items = items.filter(

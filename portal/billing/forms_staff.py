@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.billing.models import Account, Claim, Payment, PriceItem, ServiceLine
 from portal.billing.staff_actions import KEY_FORMAT, refundable_cents
+from portal.bulk.forms import RowIdsField  # ids past the database's integer range are a form error
 from portal.lib.money import BadAmount, format_cents, parse_cents
 from portal.patients.models import Coverage, Patient
 
@@ -294,7 +295,7 @@ class ClaimForm(forms.Form):
     paid = MoneyField(label=_("Insurance paid"), required=False)
     adjusted = MoneyField(label=_("Adjusted"), required=False)
     denial_reason = forms.CharField(label=_("Denial reason"), max_length=300, required=False)
-    lines = forms.ModelMultipleChoiceField(
+    lines = RowIdsField(
         label=_("Services on this claim"),
         queryset=ServiceLine.objects.none(),
         required=False,

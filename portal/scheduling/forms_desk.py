@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from portal.bulk.forms import RowIdsField  # ids past the database's integer range are a form error
 from portal.organization.models import Campus, Department, Practitioner
 from portal.scheduling.actions_desk import MAX_OFFERED_SLOTS
 from portal.scheduling.models import AppointmentRequest, Slot, VisitType
@@ -81,7 +82,7 @@ class SlotSearchForm(forms.Form):
 
 class OfferForm(forms.Form):
     visit_type = forms.ModelChoiceField(queryset=VisitType.objects.none(), widget=forms.HiddenInput)
-    slots = forms.ModelMultipleChoiceField(
+    slots = RowIdsField(
         label=_("Times to offer"),
         queryset=Slot.objects.none(),
         widget=forms.CheckboxSelectMultiple,

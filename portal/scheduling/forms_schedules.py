@@ -55,7 +55,7 @@ class TemplateForm(forms.Form):
         max_value=240,
         help_text=_("Minutes left over at the end of the session are not offered."),
     )
-    visit_types = forms.ModelMultipleChoiceField(
+    visit_types = RowIdsField(
         label=_("Visit types offered"),
         queryset=VisitType.objects.none(),
         widget=forms.CheckboxSelectMultiple,
