@@ -6,48 +6,120 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('patients', '0001_initial'),
+        ("patients", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainHead',
+            name="AuditChainHead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('last_sequence', models.PositiveBigIntegerField(default=0)),
-                ('last_hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("last_sequence", models.PositiveBigIntegerField(default=0)),
+                (
+                    "last_hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000",
+                        max_length=64,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sequence', models.PositiveBigIntegerField(unique=True)),
-                ('occurred_at', models.DateTimeField()),
-                ('actor_label', models.CharField(max_length=200)),
-                ('actor_role', models.CharField(choices=[('patient', 'Patient'), ('proxy', 'Proxy'), ('staff', 'Staff'), ('break_glass', 'Staff (emergency access)'), ('app', 'App'), ('system', 'System'), ('anonymous', 'Anonymous')], max_length=20)),
-                ('kind', models.CharField(choices=[('read', 'Read'), ('write', 'Write'), ('auth', 'Sign-in'), ('denied', 'Refused access')], max_length=10)),
-                ('action', models.CharField(max_length=60)),
-                ('object_type', models.CharField(blank=True, max_length=60)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('outcome', models.CharField(choices=[('success', 'Success'), ('denied', 'Denied'), ('failure', 'Failure')], default='success', max_length=10)),
-                ('client_ip', models.GenericIPAddressField(null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=300)),
-                ('flagged', models.BooleanField(default=False, help_text='Needs review by a privacy officer.')),
-                ('detail', models.JSONField(default=dict)),
-                ('previous_hash', models.CharField(max_length=64)),
-                ('row_hash', models.CharField(max_length=64, unique=True)),
-                ('actor', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sequence", models.PositiveBigIntegerField(unique=True)),
+                ("occurred_at", models.DateTimeField()),
+                ("actor_label", models.CharField(max_length=200)),
+                (
+                    "actor_role",
+                    models.CharField(
+                        choices=[
+                            ("patient", "Patient"),
+                            ("proxy", "Proxy"),
+                            ("staff", "Staff"),
+                            ("break_glass", "Staff (emergency access)"),
+                            ("app", "App"),
+                            ("system", "System"),
+                            ("anonymous", "Anonymous"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("read", "Read"),
+                            ("write", "Write"),
+                            ("auth", "Sign-in"),
+                            ("denied", "Refused access"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("action", models.CharField(max_length=60)),
+                ("object_type", models.CharField(blank=True, max_length=60)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[("success", "Success"), ("denied", "Denied"), ("failure", "Failure")],
+                        default="success",
+                        max_length=10,
+                    ),
+                ),
+                ("client_ip", models.GenericIPAddressField(null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=300)),
+                (
+                    "flagged",
+                    models.BooleanField(default=False, help_text="Needs review by a privacy officer."),
+                ),
+                ("detail", models.JSONField(default=dict)),
+                ("previous_hash", models.CharField(max_length=64)),
+                ("row_hash", models.CharField(max_length=64, unique=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['sequence'],
-                'indexes': [models.Index(fields=['patient', 'kind', '-sequence'], name='audit_patient_kind_seq'), models.Index(fields=['actor', '-sequence'], name='audit_actor_seq'), models.Index(fields=['flagged', '-sequence'], name='audit_flagged_seq')],
+                "ordering": ["sequence"],
+                "indexes": [
+                    models.Index(fields=["patient", "kind", "-sequence"], name="audit_patient_kind_seq"),
+                    models.Index(fields=["actor", "-sequence"], name="audit_actor_seq"),
+                    models.Index(fields=["flagged", "-sequence"], name="audit_flagged_seq"),
+                ],
             },
         ),
     ]

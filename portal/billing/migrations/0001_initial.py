@@ -8,438 +8,1027 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('organization', '0001_initial'),
-        ('patients', '0004_communicationpreference_email_kinds_and_more'),
-        ('scheduling', '0002_referral_wording'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("accounts", "__first__"),
+        ("organization", "0001_initial"),
+        ("patients", "0004_communicationpreference_email_kinds_and_more"),
+        ("scheduling", "0002_referral_wording"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='SandboxCharge',
+            name="SandboxCharge",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.CharField(max_length=80, unique=True)),
-                ('reference', models.CharField(max_length=60, unique=True)),
-                ('token', models.CharField(max_length=60)),
-                ('amount_cents', models.BigIntegerField()),
-                ('status', models.CharField(max_length=20)),
-                ('decline_code', models.CharField(blank=True, max_length=40)),
-                ('refunded_cents', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=80, unique=True)),
+                ("reference", models.CharField(max_length=60, unique=True)),
+                ("token", models.CharField(max_length=60)),
+                ("amount_cents", models.BigIntegerField()),
+                ("status", models.CharField(max_length=20)),
+                ("decline_code", models.CharField(blank=True, max_length=40)),
+                ("refunded_cents", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='SandboxToken',
+            name="SandboxToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=60, unique=True)),
-                ('brand', models.CharField(max_length=20)),
-                ('last4', models.CharField(max_length=4)),
-                ('exp_month', models.PositiveSmallIntegerField()),
-                ('exp_year', models.PositiveSmallIntegerField()),
-                ('funding', models.CharField(max_length=10)),
-                ('behaviour', models.CharField(max_length=20)),
-                ('reusable', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(max_length=60, unique=True)),
+                ("brand", models.CharField(max_length=20)),
+                ("last4", models.CharField(max_length=4)),
+                ("exp_month", models.PositiveSmallIntegerField()),
+                ("exp_year", models.PositiveSmallIntegerField()),
+                ("funding", models.CharField(max_length=10)),
+                ("behaviour", models.CharField(max_length=20)),
+                ("reusable", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='Account',
+            name="Account",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=20, unique=True, verbose_name='account number')),
-                ('guarantor_name', models.CharField(max_length=200, verbose_name='guarantor')),
-                ('balance_cents', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('guarantor_patient', models.ForeignKey(blank=True, help_text='When the guarantor is also a patient here, such as a parent paying for a child.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='guaranteed_accounts', to='patients.patient')),
-                ('patient', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='billing_account', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=20, unique=True, verbose_name="account number")),
+                ("guarantor_name", models.CharField(max_length=200, verbose_name="guarantor")),
+                ("balance_cents", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "guarantor_patient",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="When the guarantor is also a patient here, such as a parent paying for a child.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="guaranteed_accounts",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="billing_account",
+                        to="patients.patient",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AssistanceApplication',
+            name="AssistanceApplication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('household_size', models.PositiveSmallIntegerField()),
-                ('annual_income_cents', models.BigIntegerField()),
-                ('employment', models.CharField(max_length=40)),
-                ('insured', models.BooleanField()),
-                ('reason', models.TextField(max_length=4000)),
-                ('document', models.FileField(blank=True, max_length=200, upload_to='billing/assistance/')),
-                ('document_type', models.CharField(blank=True, max_length=20)),
-                ('status', models.CharField(choices=[('submitted', 'Submitted'), ('approved', 'Approved'), ('denied', 'Not approved')], default='submitted', max_length=10)),
-                ('discount_percent', models.PositiveSmallIntegerField(default=0, validators=[django.core.validators.MaxValueValidator(100)])),
-                ('decision', models.TextField(blank=True, max_length=4000)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assistance_applications', to='billing.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("household_size", models.PositiveSmallIntegerField()),
+                ("annual_income_cents", models.BigIntegerField()),
+                ("employment", models.CharField(max_length=40)),
+                ("insured", models.BooleanField()),
+                ("reason", models.TextField(max_length=4000)),
+                ("document", models.FileField(blank=True, max_length=200, upload_to="billing/assistance/")),
+                ("document_type", models.CharField(blank=True, max_length=20)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Submitted"),
+                            ("approved", "Approved"),
+                            ("denied", "Not approved"),
+                        ],
+                        default="submitted",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "discount_percent",
+                    models.PositiveSmallIntegerField(
+                        default=0, validators=[django.core.validators.MaxValueValidator(100)]
+                    ),
+                ),
+                ("decision", models.TextField(blank=True, max_length=4000)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assistance_applications",
+                        to="billing.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Claim',
+            name="Claim",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=30, unique=True)),
-                ('payer_name', models.CharField(max_length=150)),
-                ('service_date', models.DateField()),
-                ('submitted_on', models.DateField()),
-                ('decided_on', models.DateField(blank=True, null=True)),
-                ('status', models.CharField(choices=[('submitted', 'Sent to insurance'), ('paid', 'Paid by insurance'), ('partial', 'Partly paid by insurance'), ('denied', 'Denied by insurance')], default='submitted', max_length=10)),
-                ('billed_cents', models.BigIntegerField(default=0)),
-                ('paid_cents', models.BigIntegerField(default=0)),
-                ('adjusted_cents', models.BigIntegerField(default=0)),
-                ('patient_cents', models.BigIntegerField(default=0)),
-                ('denial_reason', models.CharField(blank=True, max_length=300)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='claims', to='billing.account')),
-                ('coverage', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='patients.coverage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=30, unique=True)),
+                ("payer_name", models.CharField(max_length=150)),
+                ("service_date", models.DateField()),
+                ("submitted_on", models.DateField()),
+                ("decided_on", models.DateField(blank=True, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Sent to insurance"),
+                            ("paid", "Paid by insurance"),
+                            ("partial", "Partly paid by insurance"),
+                            ("denied", "Denied by insurance"),
+                        ],
+                        default="submitted",
+                        max_length=10,
+                    ),
+                ),
+                ("billed_cents", models.BigIntegerField(default=0)),
+                ("paid_cents", models.BigIntegerField(default=0)),
+                ("adjusted_cents", models.BigIntegerField(default=0)),
+                ("patient_cents", models.BigIntegerField(default=0)),
+                ("denial_reason", models.CharField(blank=True, max_length=300)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="claims",
+                        to="billing.account",
+                    ),
+                ),
+                (
+                    "coverage",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="patients.coverage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-service_date', '-id'],
+                "ordering": ["-service_date", "-id"],
+                "indexes": [
+                    models.Index(fields=["account", "-service_date", "-id"], name="claim_by_account")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CoverageBenefits',
+            name="CoverageBenefits",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('deductible_cents', models.BigIntegerField(default=0)),
-                ('deductible_met_cents', models.BigIntegerField(default=0)),
-                ('coinsurance_percent', models.PositiveSmallIntegerField(default=20, validators=[django.core.validators.MaxValueValidator(100)])),
-                ('copay_cents', models.BigIntegerField(default=0)),
-                ('out_of_pocket_max_cents', models.BigIntegerField(default=0)),
-                ('out_of_pocket_met_cents', models.BigIntegerField(default=0)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('coverage', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='benefits', to='patients.coverage')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("deductible_cents", models.BigIntegerField(default=0)),
+                ("deductible_met_cents", models.BigIntegerField(default=0)),
+                (
+                    "coinsurance_percent",
+                    models.PositiveSmallIntegerField(
+                        default=20, validators=[django.core.validators.MaxValueValidator(100)]
+                    ),
+                ),
+                ("copay_cents", models.BigIntegerField(default=0)),
+                ("out_of_pocket_max_cents", models.BigIntegerField(default=0)),
+                ("out_of_pocket_met_cents", models.BigIntegerField(default=0)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "coverage",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="benefits",
+                        to="patients.coverage",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Estimate',
+            name="Estimate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('insured', 'Estimate with insurance'), ('good_faith', 'Good Faith Estimate')], max_length=12)),
-                ('number', models.CharField(max_length=30, unique=True)),
-                ('items', models.JSONField(default=list)),
-                ('assumptions', models.JSONField(default=list)),
-                ('total_cents', models.BigIntegerField()),
-                ('insurance_cents', models.BigIntegerField(default=0)),
-                ('patient_cents', models.BigIntegerField()),
-                ('service_date', models.DateField(blank=True, null=True)),
-                ('valid_until', models.DateField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='estimates', to='billing.account')),
-                ('appointment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scheduling.appointment')),
-                ('coverage', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='patients.coverage')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('visit_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scheduling.visittype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("insured", "Estimate with insurance"),
+                            ("good_faith", "Good Faith Estimate"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                ("number", models.CharField(max_length=30, unique=True)),
+                ("items", models.JSONField(default=list)),
+                ("assumptions", models.JSONField(default=list)),
+                ("total_cents", models.BigIntegerField()),
+                ("insurance_cents", models.BigIntegerField(default=0)),
+                ("patient_cents", models.BigIntegerField()),
+                ("service_date", models.DateField(blank=True, null=True)),
+                ("valid_until", models.DateField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="estimates",
+                        to="billing.account",
+                    ),
+                ),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "coverage",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="patients.coverage",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "visit_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="scheduling.visittype",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["account", "-created_at", "-id"], name="estimate_by_account")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Payment',
+            name="Payment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.CharField(max_length=80, unique=True)),
-                ('amount_cents', models.BigIntegerField()),
-                ('source', models.CharField(choices=[('portal', 'Paid online'), ('plan', 'Payment plan instalment'), ('staff', 'Taken by the billing office')], default='portal', max_length=10)),
-                ('gateway', models.CharField(max_length=20)),
-                ('gateway_ref', models.CharField(blank=True, max_length=100)),
-                ('funding', models.CharField(choices=[('credit', 'Credit card'), ('debit', 'Debit card'), ('hsa', 'Health savings account card'), ('unknown', 'Card')], default='unknown', max_length=10)),
-                ('brand', models.CharField(blank=True, max_length=20)),
-                ('last4', models.CharField(blank=True, max_length=4)),
-                ('status', models.CharField(choices=[('pending', 'Processing'), ('requires_action', "Waiting for your bank's check"), ('succeeded', 'Paid'), ('declined', 'Declined'), ('failed', 'Not completed'), ('refunded', 'Refunded'), ('partly_refunded', 'Partly refunded')], default='pending', max_length=20)),
-                ('failure_code', models.CharField(blank=True, max_length=40)),
-                ('failure_message', models.CharField(blank=True, max_length=300)),
-                ('next_action_url', models.CharField(blank=True, max_length=500)),
-                ('receipt_number', models.CharField(blank=True, max_length=30, null=True, unique=True)),
-                ('refunded_cents', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='payments', to='billing.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=80, unique=True)),
+                ("amount_cents", models.BigIntegerField()),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("portal", "Paid online"),
+                            ("plan", "Payment plan instalment"),
+                            ("staff", "Taken by the billing office"),
+                        ],
+                        default="portal",
+                        max_length=10,
+                    ),
+                ),
+                ("gateway", models.CharField(max_length=20)),
+                ("gateway_ref", models.CharField(blank=True, max_length=100)),
+                (
+                    "funding",
+                    models.CharField(
+                        choices=[
+                            ("credit", "Credit card"),
+                            ("debit", "Debit card"),
+                            ("hsa", "Health savings account card"),
+                            ("unknown", "Card"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("brand", models.CharField(blank=True, max_length=20)),
+                ("last4", models.CharField(blank=True, max_length=4)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Processing"),
+                            ("requires_action", "Waiting for your bank's check"),
+                            ("succeeded", "Paid"),
+                            ("declined", "Declined"),
+                            ("failed", "Not completed"),
+                            ("refunded", "Refunded"),
+                            ("partly_refunded", "Partly refunded"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("failure_code", models.CharField(blank=True, max_length=40)),
+                ("failure_message", models.CharField(blank=True, max_length=300)),
+                ("next_action_url", models.CharField(blank=True, max_length=500)),
+                ("receipt_number", models.CharField(blank=True, max_length=30, null=True, unique=True)),
+                ("refunded_cents", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="payments",
+                        to="billing.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["account", "-created_at", "-id"], name="payment_by_account"),
+                    models.Index(fields=["status", "created_at"], name="payment_by_status"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount_cents__gt", 0)), name="payment_amount_positive"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PaymentPlan',
+            name="PaymentPlan",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('total_cents', models.BigIntegerField()),
-                ('instalment_count', models.PositiveSmallIntegerField()),
-                ('status', models.CharField(choices=[('active', 'Active'), ('completed', 'Paid off'), ('cancelled', 'Cancelled')], default='active', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('cancelled_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='plans', to='billing.account')),
-                ('cancelled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("total_cents", models.BigIntegerField()),
+                ("instalment_count", models.PositiveSmallIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("completed", "Paid off"), ("cancelled", "Cancelled")],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("cancelled_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="plans",
+                        to="billing.account",
+                    ),
+                ),
+                (
+                    "cancelled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "active")),
+                        fields=("account",),
+                        name="one_active_plan_per_account",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Instalment',
+            name="Instalment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField()),
-                ('due_on', models.DateField()),
-                ('amount_cents', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('paid', 'Paid'), ('failed', 'Payment failed'), ('cancelled', 'Cancelled')], default='scheduled', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('notice_sent_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=300)),
-                ('payment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='billing.payment')),
-                ('plan', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='instalments', to='billing.paymentplan')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField()),
+                ("due_on", models.DateField()),
+                ("amount_cents", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("paid", "Paid"),
+                            ("failed", "Payment failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("notice_sent_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=300)),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="billing.payment",
+                    ),
+                ),
+                (
+                    "plan",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="instalments",
+                        to="billing.paymentplan",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['plan', 'number'],
+                "ordering": ["plan", "number"],
+                "indexes": [models.Index(fields=["status", "due_on"], name="instalment_due")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("plan", "number"), name="instalment_number_once")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PriceItem',
+            name="PriceItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, verbose_name='service code')),
-                ('description', models.CharField(max_length=200, verbose_name='description')),
-                ('price_cents', models.BigIntegerField(verbose_name='price (cents)')),
-                ('self_pay_price_cents', models.BigIntegerField(help_text='What a patient paying without insurance is charged.', verbose_name='self-pay price (cents)')),
-                ('active', models.BooleanField(default=True)),
-                ('visit_types', models.ManyToManyField(blank=True, help_text='Appointment types that usually include this service.', related_name='price_items', to='scheduling.visittype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=20, unique=True, verbose_name="service code")),
+                ("description", models.CharField(max_length=200, verbose_name="description")),
+                ("price_cents", models.BigIntegerField(verbose_name="price (cents)")),
+                (
+                    "self_pay_price_cents",
+                    models.BigIntegerField(
+                        help_text="What a patient paying without insurance is charged.",
+                        verbose_name="self-pay price (cents)",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "visit_types",
+                    models.ManyToManyField(
+                        blank=True,
+                        help_text="Appointment types that usually include this service.",
+                        related_name="price_items",
+                        to="scheduling.visittype",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['code'],
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Refund',
+            name="Refund",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.CharField(max_length=80, unique=True)),
-                ('amount_cents', models.BigIntegerField()),
-                ('gateway_ref', models.CharField(blank=True, max_length=100)),
-                ('reason', models.CharField(max_length=300)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('payment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refunds', to='billing.payment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=80, unique=True)),
+                ("amount_cents", models.BigIntegerField()),
+                ("gateway_ref", models.CharField(blank=True, max_length=100)),
+                ("reason", models.CharField(max_length=300)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refunds",
+                        to="billing.payment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount_cents__gt", 0)), name="refund_amount_positive"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SandboxRefund',
+            name="SandboxRefund",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('idempotency_key', models.CharField(max_length=80, unique=True)),
-                ('reference', models.CharField(max_length=60, unique=True)),
-                ('amount_cents', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('charge', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='refunds', to='billing.sandboxcharge')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("idempotency_key", models.CharField(max_length=80, unique=True)),
+                ("reference", models.CharField(max_length=60, unique=True)),
+                ("amount_cents", models.BigIntegerField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "charge",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="refunds",
+                        to="billing.sandboxcharge",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='SavedCard',
+            name="SavedCard",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('gateway', models.CharField(max_length=20)),
-                ('customer_ref', models.CharField(blank=True, max_length=100)),
-                ('method_ref', models.CharField(max_length=100)),
-                ('brand', models.CharField(max_length=20)),
-                ('last4', models.CharField(max_length=4)),
-                ('exp_month', models.PositiveSmallIntegerField()),
-                ('exp_year', models.PositiveSmallIntegerField()),
-                ('funding', models.CharField(choices=[('credit', 'Credit card'), ('debit', 'Debit card'), ('hsa', 'Health savings account card'), ('unknown', 'Card')], default='unknown', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('removed_at', models.DateTimeField(blank=True, null=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='saved_cards', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("gateway", models.CharField(max_length=20)),
+                ("customer_ref", models.CharField(blank=True, max_length=100)),
+                ("method_ref", models.CharField(max_length=100)),
+                ("brand", models.CharField(max_length=20)),
+                ("last4", models.CharField(max_length=4)),
+                ("exp_month", models.PositiveSmallIntegerField()),
+                ("exp_year", models.PositiveSmallIntegerField()),
+                (
+                    "funding",
+                    models.CharField(
+                        choices=[
+                            ("credit", "Credit card"),
+                            ("debit", "Debit card"),
+                            ("hsa", "Health savings account card"),
+                            ("unknown", "Card"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("removed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="saved_cards",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["owner", "removed_at"], name="saved_card_by_owner")],
             },
         ),
         migrations.AddField(
-            model_name='paymentplan',
-            name='saved_card',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='billing.savedcard'),
+            model_name="paymentplan",
+            name="saved_card",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="billing.savedcard",
+            ),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='saved_card',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='payments', to='billing.savedcard'),
+            model_name="payment",
+            name="saved_card",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="payments",
+                to="billing.savedcard",
+            ),
         ),
         migrations.CreateModel(
-            name='ServiceLine',
+            name="ServiceLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('service_date', models.DateField()),
-                ('visit_label', models.CharField(blank=True, max_length=200, verbose_name='visit')),
-                ('code', models.CharField(max_length=20, verbose_name='service code')),
-                ('description', models.CharField(max_length=200, verbose_name='description')),
-                ('charge_cents', models.BigIntegerField()),
-                ('insurance_paid_cents', models.BigIntegerField(default=0)),
-                ('adjustment_cents', models.BigIntegerField(default=0)),
-                ('patient_cents', models.BigIntegerField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='service_lines', to='billing.account')),
-                ('appointment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scheduling.appointment')),
-                ('campus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.campus')),
-                ('claim', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='lines', to='billing.claim')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("service_date", models.DateField()),
+                ("visit_label", models.CharField(blank=True, max_length=200, verbose_name="visit")),
+                ("code", models.CharField(max_length=20, verbose_name="service code")),
+                ("description", models.CharField(max_length=200, verbose_name="description")),
+                ("charge_cents", models.BigIntegerField()),
+                ("insurance_paid_cents", models.BigIntegerField(default=0)),
+                ("adjustment_cents", models.BigIntegerField(default=0)),
+                ("patient_cents", models.BigIntegerField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="service_lines",
+                        to="billing.account",
+                    ),
+                ),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "claim",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="lines",
+                        to="billing.claim",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['service_date', 'id'],
+                "ordering": ["service_date", "id"],
+                "indexes": [
+                    models.Index(fields=["account", "service_date", "id"], name="service_line_by_account")
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("charge_cents__gte", 0),
+                            ("insurance_paid_cents__gte", 0),
+                            ("adjustment_cents__gte", 0),
+                        ),
+                        name="service_line_amounts_not_negative",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='LedgerEntry',
+            name="LedgerEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('charge', 'Charge'), ('payment', 'Payment'), ('adjustment', 'Adjustment'), ('refund', 'Refund')], max_length=10)),
-                ('payer', models.CharField(choices=[('patient', 'You'), ('insurance', 'Insurance'), ('clinic', 'The clinic')], default='patient', max_length=10)),
-                ('amount_cents', models.BigIntegerField()),
-                ('description', models.CharField(max_length=200)),
-                ('code', models.CharField(blank=True, max_length=20)),
-                ('service_date', models.DateField(blank=True, null=True)),
-                ('reason', models.CharField(blank=True, max_length=300)),
-                ('posted_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='billing.account')),
-                ('posted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('payment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='billing.payment')),
-                ('service_line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='entries', to='billing.serviceline')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("charge", "Charge"),
+                            ("payment", "Payment"),
+                            ("adjustment", "Adjustment"),
+                            ("refund", "Refund"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "payer",
+                    models.CharField(
+                        choices=[("patient", "You"), ("insurance", "Insurance"), ("clinic", "The clinic")],
+                        default="patient",
+                        max_length=10,
+                    ),
+                ),
+                ("amount_cents", models.BigIntegerField()),
+                ("description", models.CharField(max_length=200)),
+                ("code", models.CharField(blank=True, max_length=20)),
+                ("service_date", models.DateField(blank=True, null=True)),
+                ("reason", models.CharField(blank=True, max_length=300)),
+                ("posted_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="billing.account",
+                    ),
+                ),
+                (
+                    "posted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "payment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="billing.payment",
+                    ),
+                ),
+                (
+                    "service_line",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="entries",
+                        to="billing.serviceline",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'ledger entries',
-                'ordering': ['-posted_at', '-id'],
+                "verbose_name_plural": "ledger entries",
+                "ordering": ["-posted_at", "-id"],
+                "indexes": [models.Index(fields=["account", "-posted_at", "-id"], name="ledger_by_account")],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("amount_cents__gt", 0)), name="ledger_amount_positive"
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("kind", "payment")),
+                        fields=("payment",),
+                        name="ledger_one_entry_per_payment",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Statement',
+            name="Statement",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=30, unique=True)),
-                ('issued_on', models.DateField()),
-                ('due_on', models.DateField()),
-                ('period_start', models.DateField()),
-                ('period_end', models.DateField()),
-                ('previous_balance_cents', models.BigIntegerField(default=0)),
-                ('charges_cents', models.BigIntegerField(default=0)),
-                ('insurance_paid_cents', models.BigIntegerField(default=0)),
-                ('adjustments_cents', models.BigIntegerField(default=0)),
-                ('payments_cents', models.BigIntegerField(default=0)),
-                ('amount_due_cents', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='statements', to='billing.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=30, unique=True)),
+                ("issued_on", models.DateField()),
+                ("due_on", models.DateField()),
+                ("period_start", models.DateField()),
+                ("period_end", models.DateField()),
+                ("previous_balance_cents", models.BigIntegerField(default=0)),
+                ("charges_cents", models.BigIntegerField(default=0)),
+                ("insurance_paid_cents", models.BigIntegerField(default=0)),
+                ("adjustments_cents", models.BigIntegerField(default=0)),
+                ("payments_cents", models.BigIntegerField(default=0)),
+                ("amount_due_cents", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="statements",
+                        to="billing.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-issued_on', '-id'],
+                "ordering": ["-issued_on", "-id"],
+                "indexes": [
+                    models.Index(fields=["account", "-issued_on", "-id"], name="statement_by_account")
+                ],
             },
         ),
         migrations.AddField(
-            model_name='serviceline',
-            name='statement',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='lines', to='billing.statement'),
+            model_name="serviceline",
+            name="statement",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="lines",
+                to="billing.statement",
+            ),
         ),
         migrations.AddField(
-            model_name='payment',
-            name='statement',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='payments', to='billing.statement'),
+            model_name="payment",
+            name="statement",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="payments",
+                to="billing.statement",
+            ),
         ),
         migrations.CreateModel(
-            name='Dispute',
+            name="Dispute",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('billed_cents', models.BigIntegerField()),
-                ('estimated_cents', models.BigIntegerField()),
-                ('reason', models.TextField(max_length=4000)),
-                ('status', models.CharField(choices=[('open', 'Being reviewed'), ('upheld', 'Bill lowered'), ('declined', 'Bill stands')], default='open', max_length=10)),
-                ('decision', models.TextField(blank=True, max_length=4000)),
-                ('adjusted_cents', models.BigIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disputes', to='billing.account')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('estimate', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disputes', to='billing.estimate')),
-                ('statement', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='disputes', to='billing.statement')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("billed_cents", models.BigIntegerField()),
+                ("estimated_cents", models.BigIntegerField()),
+                ("reason", models.TextField(max_length=4000)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Being reviewed"),
+                            ("upheld", "Bill lowered"),
+                            ("declined", "Bill stands"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("decision", models.TextField(blank=True, max_length=4000)),
+                ("adjusted_cents", models.BigIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disputes",
+                        to="billing.account",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "estimate",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disputes",
+                        to="billing.estimate",
+                    ),
+                ),
+                (
+                    "statement",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="disputes",
+                        to="billing.statement",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
-        ),
-        migrations.AddIndex(
-            model_name='claim',
-            index=models.Index(fields=['account', '-service_date', '-id'], name='claim_by_account'),
-        ),
-        migrations.AddIndex(
-            model_name='estimate',
-            index=models.Index(fields=['account', '-created_at', '-id'], name='estimate_by_account'),
-        ),
-        migrations.AddIndex(
-            model_name='instalment',
-            index=models.Index(fields=['status', 'due_on'], name='instalment_due'),
-        ),
-        migrations.AddConstraint(
-            model_name='instalment',
-            constraint=models.UniqueConstraint(fields=('plan', 'number'), name='instalment_number_once'),
-        ),
-        migrations.AddConstraint(
-            model_name='refund',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_cents__gt', 0)), name='refund_amount_positive'),
-        ),
-        migrations.AddIndex(
-            model_name='savedcard',
-            index=models.Index(fields=['owner', 'removed_at'], name='saved_card_by_owner'),
-        ),
-        migrations.AddConstraint(
-            model_name='paymentplan',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('account',), name='one_active_plan_per_account'),
-        ),
-        migrations.AddIndex(
-            model_name='ledgerentry',
-            index=models.Index(fields=['account', '-posted_at', '-id'], name='ledger_by_account'),
-        ),
-        migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_cents__gt', 0)), name='ledger_amount_positive'),
-        ),
-        migrations.AddConstraint(
-            model_name='ledgerentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'payment')), fields=('payment',), name='ledger_one_entry_per_payment'),
-        ),
-        migrations.AddIndex(
-            model_name='statement',
-            index=models.Index(fields=['account', '-issued_on', '-id'], name='statement_by_account'),
-        ),
-        migrations.AddIndex(
-            model_name='serviceline',
-            index=models.Index(fields=['account', 'service_date', 'id'], name='service_line_by_account'),
-        ),
-        migrations.AddConstraint(
-            model_name='serviceline',
-            constraint=models.CheckConstraint(condition=models.Q(('charge_cents__gte', 0), ('insurance_paid_cents__gte', 0), ('adjustment_cents__gte', 0)), name='service_line_amounts_not_negative'),
-        ),
-        migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['account', '-created_at', '-id'], name='payment_by_account'),
-        ),
-        migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['status', 'created_at'], name='payment_by_status'),
-        ),
-        migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount_cents__gt', 0)), name='payment_amount_positive'),
         ),
     ]

@@ -7,125 +7,276 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('organization', '0001_initial'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("accounts", "__first__"),
+        ("organization", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BackendService',
+            name="BackendService",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150, verbose_name='name')),
-                ('description', models.TextField(blank=True, max_length=2000, verbose_name='what it is for')),
-                ('client_id', models.CharField(default=portal.bulk.models.new_client_id, editable=False, max_length=64, unique=True)),
-                ('jwks', models.JSONField(default=dict, verbose_name='public keys (JWK Set)')),
-                ('scopes', models.TextField(default='system/*.read', help_text='Space-separated system scopes.', verbose_name='allowed scopes')),
-                ('all_patients', models.BooleanField(default=False, verbose_name='may export every patient')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('suspended', 'Suspended')], default='active', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=150, verbose_name="name")),
+                ("description", models.TextField(blank=True, max_length=2000, verbose_name="what it is for")),
+                (
+                    "client_id",
+                    models.CharField(
+                        default=portal.bulk.models.new_client_id, editable=False, max_length=64, unique=True
+                    ),
+                ),
+                ("jwks", models.JSONField(default=dict, verbose_name="public keys (JWK Set)")),
+                (
+                    "scopes",
+                    models.TextField(
+                        default="system/*.read",
+                        help_text="Space-separated system scopes.",
+                        verbose_name="allowed scopes",
+                    ),
+                ),
+                ("all_patients", models.BooleanField(default=False, verbose_name="may export every patient")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("suspended", "Suspended")],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='PatientGroup',
+            name="PatientGroup",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150, verbose_name='name')),
-                ('description', models.TextField(blank=True, max_length=2000, verbose_name='description')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('campus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='organization.campus')),
-                ('care_team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='organization.careteam')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=150, verbose_name="name")),
+                ("description", models.TextField(blank=True, max_length=2000, verbose_name="description")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "care_team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="organization.careteam",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("campus__isnull", False), ("care_team__isnull", False), _connector="OR"
+                        ),
+                        name="bulk_group_has_a_rule",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ExportJob',
+            name="ExportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('level', models.CharField(choices=[('system', 'Every patient'), ('patient', 'Every patient the service may export'), ('group', 'A group')], max_length=10)),
-                ('types', models.TextField(blank=True, help_text='Space-separated resource types; empty means all.')),
-                ('since', models.DateTimeField(blank=True, null=True)),
-                ('request_url', models.TextField()),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('complete', 'Complete'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='queued', max_length=10)),
-                ('progress', models.CharField(blank=True, max_length=200)),
-                ('error', models.TextField(blank=True)),
-                ('requested_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, null=True)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='exports', to='bulk.backendservice')),
-                ('group', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='bulk.patientgroup')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "level",
+                    models.CharField(
+                        choices=[
+                            ("system", "Every patient"),
+                            ("patient", "Every patient the service may export"),
+                            ("group", "A group"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "types",
+                    models.TextField(
+                        blank=True, help_text="Space-separated resource types; empty means all."
+                    ),
+                ),
+                ("since", models.DateTimeField(blank=True, null=True)),
+                ("request_url", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("complete", "Complete"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("progress", models.CharField(blank=True, max_length=200)),
+                ("error", models.TextField(blank=True)),
+                ("requested_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="exports",
+                        to="bulk.backendservice",
+                    ),
+                ),
+                (
+                    "group",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="bulk.patientgroup",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at', '-id'],
+                "ordering": ["-requested_at", "-id"],
+                "indexes": [models.Index(fields=["service", "status"], name="bulk_job_by_service")],
             },
         ),
         migrations.AddField(
-            model_name='backendservice',
-            name='groups',
-            field=models.ManyToManyField(blank=True, related_name='services', to='bulk.patientgroup'),
+            model_name="backendservice",
+            name="groups",
+            field=models.ManyToManyField(blank=True, related_name="services", to="bulk.patientgroup"),
         ),
         migrations.CreateModel(
-            name='SystemToken',
+            name="SystemToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token_hash', models.CharField(max_length=64, unique=True)),
-                ('scopes', models.TextField()),
-                ('expires_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to='bulk.backendservice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token_hash", models.CharField(max_length=64, unique=True)),
+                ("scopes", models.TextField()),
+                ("expires_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tokens",
+                        to="bulk.backendservice",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='UsedAssertion',
+            name="UsedAssertion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('jti', models.CharField(max_length=255)),
-                ('expires_at', models.DateTimeField()),
-                ('service', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='bulk.backendservice')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='ExportFile',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('resource_type', models.CharField(max_length=64)),
-                ('sequence', models.PositiveIntegerField(default=1)),
-                ('name', models.CharField(help_text="The file's name in the export storage.", max_length=300)),
-                ('count', models.PositiveIntegerField(default=0)),
-                ('size', models.PositiveBigIntegerField(default=0)),
-                ('job', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='files', to='bulk.exportjob')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("jti", models.CharField(max_length=255)),
+                ("expires_at", models.DateTimeField()),
+                (
+                    "service",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="bulk.backendservice",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['job', 'resource_type', 'sequence'],
-                'constraints': [models.UniqueConstraint(fields=('job', 'resource_type', 'sequence'), name='bulk_file_once')],
+                "indexes": [models.Index(fields=["expires_at"], name="bulk_assertion_expiry")],
+                "constraints": [models.UniqueConstraint(fields=("service", "jti"), name="bulk_jti_once")],
             },
         ),
-        migrations.AddConstraint(
-            model_name='patientgroup',
-            constraint=models.CheckConstraint(condition=models.Q(('campus__isnull', False), ('care_team__isnull', False), _connector='OR'), name='bulk_group_has_a_rule'),
-        ),
-        migrations.AddIndex(
-            model_name='exportjob',
-            index=models.Index(fields=['service', 'status'], name='bulk_job_by_service'),
-        ),
-        migrations.AddIndex(
-            model_name='usedassertion',
-            index=models.Index(fields=['expires_at'], name='bulk_assertion_expiry'),
-        ),
-        migrations.AddConstraint(
-            model_name='usedassertion',
-            constraint=models.UniqueConstraint(fields=('service', 'jti'), name='bulk_jti_once'),
+        migrations.CreateModel(
+            name="ExportFile",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("resource_type", models.CharField(max_length=64)),
+                ("sequence", models.PositiveIntegerField(default=1)),
+                (
+                    "name",
+                    models.CharField(help_text="The file's name in the export storage.", max_length=300),
+                ),
+                ("count", models.PositiveIntegerField(default=0)),
+                ("size", models.PositiveBigIntegerField(default=0)),
+                (
+                    "job",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="files", to="bulk.exportjob"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["job", "resource_type", "sequence"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("job", "resource_type", "sequence"), name="bulk_file_once"
+                    )
+                ],
+            },
         ),
     ]

@@ -8,209 +8,534 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('organization', '0001_initial'),
-        ('patients', '0004_communicationpreference_email_kinds_and_more'),
-        ('records', '0003_import_batch_dicom'),
-        ('scheduling', '0002_referral_wording'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("accounts", "__first__"),
+        ("organization", "0001_initial"),
+        ("patients", "0004_communicationpreference_email_kinds_and_more"),
+        ("records", "0003_import_batch_dicom"),
+        ("scheduling", "0002_referral_wording"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_staff', models.BooleanField(default=False)),
-                ('body', models.TextField(verbose_name='message')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('read_at', models.DateTimeField(blank=True, null=True)),
-                ('appointment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scheduling.appointment')),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('result', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='records.resultreport')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("from_staff", models.BooleanField(default=False)),
+                ("body", models.TextField(verbose_name="message")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("read_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "result",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="records.resultreport",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Attachment',
+            name="Attachment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=200, upload_to=portal.messaging.models.threads.attachment_path)),
-                ('content_type', models.CharField(max_length=40)),
-                ('size', models.PositiveIntegerField()),
-                ('original_name', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attachments', to='messaging.message')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        max_length=200, upload_to=portal.messaging.models.threads.attachment_path
+                    ),
+                ),
+                ("content_type", models.CharField(max_length=40)),
+                ("size", models.PositiveIntegerField()),
+                ("original_name", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attachments",
+                        to="messaging.message",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Pharmacy',
+            name="Pharmacy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150, verbose_name='pharmacy name')),
-                ('address', models.CharField(blank=True, max_length=300, verbose_name='address')),
-                ('phone', models.CharField(blank=True, max_length=30, verbose_name='phone')),
-                ('preferred', models.BooleanField(default=False, verbose_name='use by default')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('removed_at', models.DateTimeField(blank=True, null=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pharmacies', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=150, verbose_name="pharmacy name")),
+                ("address", models.CharField(blank=True, max_length=300, verbose_name="address")),
+                ("phone", models.CharField(blank=True, max_length=30, verbose_name="phone")),
+                ("preferred", models.BooleanField(default=False, verbose_name="use by default")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("removed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pharmacies",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'pharmacies',
-                'ordering': ['-preferred', 'name', 'id'],
+                "verbose_name_plural": "pharmacies",
+                "ordering": ["-preferred", "name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ReplyTemplate',
+            name="ReplyTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='name')),
-                ('body', models.TextField(verbose_name='text')),
-                ('active', models.BooleanField(default=True)),
-                ('pool', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='reply_templates', to='organization.careteam')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="name")),
+                ("body", models.TextField(verbose_name="text")),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "pool",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="reply_templates",
+                        to="organization.careteam",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
+                "ordering": ["name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Thread',
+            name="Thread",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('topic', models.CharField(choices=[('medical', 'Medical question'), ('result', 'Question about a test result'), ('prescription', 'Prescription'), ('referral', 'Referral'), ('appointment', 'Appointment'), ('billing', 'Billing'), ('other', 'Something else')], max_length=20, verbose_name='topic')),
-                ('subject', models.CharField(max_length=150, verbose_name='subject')),
-                ('status', models.CharField(choices=[('new', 'New'), ('in_progress', 'In progress'), ('waiting', 'Waiting on patient'), ('closed', 'Closed')], default='new', max_length=12, verbose_name='status')),
-                ('started_by_staff', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_message_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('due_at', models.DateTimeField(blank=True, null=True)),
-                ('archived_at', models.DateTimeField(blank=True, null=True)),
-                ('assigned_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('campus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.campus')),
-                ('care_team', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.careteam')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='message_threads', to='patients.patient')),
-                ('pool', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='message_threads', to='organization.careteam')),
-                ('started_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "topic",
+                    models.CharField(
+                        choices=[
+                            ("medical", "Medical question"),
+                            ("result", "Question about a test result"),
+                            ("prescription", "Prescription"),
+                            ("referral", "Referral"),
+                            ("appointment", "Appointment"),
+                            ("billing", "Billing"),
+                            ("other", "Something else"),
+                        ],
+                        max_length=20,
+                        verbose_name="topic",
+                    ),
+                ),
+                ("subject", models.CharField(max_length=150, verbose_name="subject")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("in_progress", "In progress"),
+                            ("waiting", "Waiting on patient"),
+                            ("closed", "Closed"),
+                        ],
+                        default="new",
+                        max_length=12,
+                        verbose_name="status",
+                    ),
+                ),
+                ("started_by_staff", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("last_message_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("due_at", models.DateTimeField(blank=True, null=True)),
+                ("archived_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "assigned_to",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "care_team",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.careteam",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="message_threads",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "pool",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="message_threads",
+                        to="organization.careteam",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_message_at', '-id'],
+                "ordering": ["-last_message_at", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["patient", "archived_at", "-last_message_at", "-id"],
+                        name="msg_thread_patient",
+                    ),
+                    models.Index(
+                        fields=["pool", "status", "-last_message_at", "-id"], name="msg_thread_pool"
+                    ),
+                    models.Index(fields=["pool", "status", "due_at"], name="msg_thread_due"),
+                    models.Index(
+                        fields=["assigned_to", "status", "-last_message_at"], name="msg_thread_assignee"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StaffNote',
+            name="StaffNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField(verbose_name='note')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('author', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('thread', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='staff_notes', to='messaging.thread')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.TextField(verbose_name="note")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "thread",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="staff_notes",
+                        to="messaging.thread",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.CreateModel(
-            name='RefillRequest',
+            name="RefillRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('notes', models.TextField(blank=True, max_length=2000, verbose_name='notes for the care team')),
-                ('status', models.CharField(choices=[('requested', 'Refill requested'), ('question', 'Question from the care team'), ('approved', 'Refill approved'), ('denied', 'Refill denied')], default='requested', max_length=12)),
-                ('decision_note', models.TextField(blank=True, max_length=2000, verbose_name='reason or note')),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='refill_requests', to='patients.patient')),
-                ('pharmacy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='refill_requests', to='messaging.pharmacy')),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('thread', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='refill_request', to='messaging.thread')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "notes",
+                    models.TextField(blank=True, max_length=2000, verbose_name="notes for the care team"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Refill requested"),
+                            ("question", "Question from the care team"),
+                            ("approved", "Refill approved"),
+                            ("denied", "Refill denied"),
+                        ],
+                        default="requested",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "decision_note",
+                    models.TextField(blank=True, max_length=2000, verbose_name="reason or note"),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="refill_requests",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "pharmacy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="refill_requests",
+                        to="messaging.pharmacy",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "thread",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="refill_request",
+                        to="messaging.thread",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["patient", "-created_at"], name="msg_refill_patient")],
             },
         ),
         migrations.CreateModel(
-            name='Referral',
+            name="Referral",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField(max_length=2000, verbose_name='reason')),
-                ('status', models.CharField(choices=[('requested', 'Requested'), ('approved', 'Approved'), ('scheduled', 'Scheduled'), ('completed', 'Completed'), ('denied', 'Denied')], default='requested', max_length=12)),
-                ('decision_note', models.TextField(blank=True, max_length=2000, verbose_name='note from the care team')),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('valid_until', models.DateField(blank=True, null=True, verbose_name='valid until')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('appointment_request', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='referral', to='scheduling.appointmentrequest')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='referrals', to='patients.patient')),
-                ('preferred_campus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='referrals', to='organization.campus')),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('specialty', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='referrals', to='organization.department')),
-                ('thread', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='referral', to='messaging.thread')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.TextField(max_length=2000, verbose_name="reason")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("approved", "Approved"),
+                            ("scheduled", "Scheduled"),
+                            ("completed", "Completed"),
+                            ("denied", "Denied"),
+                        ],
+                        default="requested",
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "decision_note",
+                    models.TextField(blank=True, max_length=2000, verbose_name="note from the care team"),
+                ),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("valid_until", models.DateField(blank=True, null=True, verbose_name="valid until")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "appointment_request",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="referral",
+                        to="scheduling.appointmentrequest",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="referrals",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "preferred_campus",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "specialty",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="referrals",
+                        to="organization.department",
+                    ),
+                ),
+                (
+                    "thread",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="referral",
+                        to="messaging.thread",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["patient", "status", "-created_at"], name="msg_referral_patient"),
+                    models.Index(fields=["status", "-created_at"], name="msg_referral_status"),
+                ],
             },
         ),
         migrations.AddField(
-            model_name='message',
-            name='thread',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='messaging.thread'),
+            model_name="message",
+            name="thread",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="messages", to="messaging.thread"
+            ),
         ),
         migrations.CreateModel(
-            name='RefillItem',
+            name="RefillItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('medication_name', models.CharField(max_length=300)),
-                ('medication', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='refill_items', to='records.medication')),
-                ('request', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='messaging.refillrequest')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("medication_name", models.CharField(max_length=300)),
+                (
+                    "medication",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="refill_items",
+                        to="records.medication",
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="messaging.refillrequest",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'constraints': [models.UniqueConstraint(fields=('request', 'medication'), name='msg_refill_item_once')],
+                "ordering": ["id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("request", "medication"), name="msg_refill_item_once")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='thread',
-            index=models.Index(fields=['patient', 'archived_at', '-last_message_at', '-id'], name='msg_thread_patient'),
+            model_name="message",
+            index=models.Index(fields=["thread", "created_at", "id"], name="msg_message_thread"),
         ),
         migrations.AddIndex(
-            model_name='thread',
-            index=models.Index(fields=['pool', 'status', '-last_message_at', '-id'], name='msg_thread_pool'),
-        ),
-        migrations.AddIndex(
-            model_name='thread',
-            index=models.Index(fields=['pool', 'status', 'due_at'], name='msg_thread_due'),
-        ),
-        migrations.AddIndex(
-            model_name='thread',
-            index=models.Index(fields=['assigned_to', 'status', '-last_message_at'], name='msg_thread_assignee'),
-        ),
-        migrations.AddIndex(
-            model_name='refillrequest',
-            index=models.Index(fields=['patient', '-created_at'], name='msg_refill_patient'),
-        ),
-        migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(fields=['patient', 'status', '-created_at'], name='msg_referral_patient'),
-        ),
-        migrations.AddIndex(
-            model_name='referral',
-            index=models.Index(fields=['status', '-created_at'], name='msg_referral_status'),
-        ),
-        migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['thread', 'created_at', 'id'], name='msg_message_thread'),
-        ),
-        migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['thread', 'from_staff', 'read_at'], name='msg_message_unread'),
+            model_name="message",
+            index=models.Index(fields=["thread", "from_staff", "read_at"], name="msg_message_unread"),
         ),
     ]

@@ -7,7 +7,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -16,92 +15,243 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Campus',
+            name="Campus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('short_name', models.CharField(max_length=40, verbose_name='short name')),
-                ('address_line', models.CharField(max_length=200, verbose_name='street address')),
-                ('city', models.CharField(max_length=100, verbose_name='city')),
-                ('region', models.CharField(blank=True, max_length=100, verbose_name='state or region')),
-                ('postal_code', models.CharField(max_length=20, verbose_name='postal code')),
-                ('country', models.CharField(default='US', max_length=2, verbose_name='country')),
-                ('time_zone', models.CharField(max_length=64, validators=[portal.organization.models.validate_time_zone], verbose_name='time zone')),
-                ('zone_label', models.CharField(max_length=60, verbose_name='time zone label')),
-                ('main_phone', models.CharField(max_length=30, verbose_name='main phone')),
-                ('appointments_phone', models.CharField(max_length=30, verbose_name='appointments phone')),
-                ('billing_phone', models.CharField(blank=True, max_length=30, verbose_name='billing phone')),
-                ('international_phone', models.CharField(blank=True, max_length=30, verbose_name='international phone')),
-                ('is_active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                ("short_name", models.CharField(max_length=40, verbose_name="short name")),
+                ("address_line", models.CharField(max_length=200, verbose_name="street address")),
+                ("city", models.CharField(max_length=100, verbose_name="city")),
+                ("region", models.CharField(blank=True, max_length=100, verbose_name="state or region")),
+                ("postal_code", models.CharField(max_length=20, verbose_name="postal code")),
+                ("country", models.CharField(default="US", max_length=2, verbose_name="country")),
+                (
+                    "time_zone",
+                    models.CharField(
+                        max_length=64,
+                        validators=[portal.organization.models.validate_time_zone],
+                        verbose_name="time zone",
+                    ),
+                ),
+                ("zone_label", models.CharField(max_length=60, verbose_name="time zone label")),
+                ("main_phone", models.CharField(max_length=30, verbose_name="main phone")),
+                ("appointments_phone", models.CharField(max_length=30, verbose_name="appointments phone")),
+                ("billing_phone", models.CharField(blank=True, max_length=30, verbose_name="billing phone")),
+                (
+                    "international_phone",
+                    models.CharField(blank=True, max_length=30, verbose_name="international phone"),
+                ),
+                ("is_active", models.BooleanField(default=True)),
             ],
             options={
-                'verbose_name_plural': 'campuses',
-                'ordering': ['name'],
+                "verbose_name_plural": "campuses",
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Department',
+            name="Department",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('campuses', models.ManyToManyField(blank=True, related_name='departments', to='organization.campus')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                (
+                    "campuses",
+                    models.ManyToManyField(blank=True, related_name="departments", to="organization.campus"),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Practitioner',
+            name="Practitioner",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('given_name', models.CharField(max_length=100, verbose_name='given name')),
-                ('family_name', models.CharField(max_length=100, verbose_name='family name')),
-                ('credentials', models.CharField(blank=True, help_text='e.g. MD, RN', max_length=40, verbose_name='credentials')),
-                ('npi', models.CharField(blank=True, max_length=10, verbose_name='NPI')),
-                ('role', models.CharField(choices=[('physician', 'Physician'), ('nurse_practitioner', 'Nurse practitioner'), ('physician_assistant', 'Physician assistant'), ('nurse', 'Nurse'), ('scheduler', 'Scheduler'), ('billing', 'Billing specialist'), ('interpreter', 'Interpreter'), ('administrator', 'Administrator')], max_length=30, verbose_name='role')),
-                ('active', models.BooleanField(default=True)),
-                ('campuses', models.ManyToManyField(blank=True, related_name='practitioners', to='organization.campus')),
-                ('departments', models.ManyToManyField(blank=True, related_name='practitioners', to='organization.department')),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='practitioner', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("given_name", models.CharField(max_length=100, verbose_name="given name")),
+                ("family_name", models.CharField(max_length=100, verbose_name="family name")),
+                (
+                    "credentials",
+                    models.CharField(
+                        blank=True, help_text="e.g. MD, RN", max_length=40, verbose_name="credentials"
+                    ),
+                ),
+                ("npi", models.CharField(blank=True, max_length=10, verbose_name="NPI")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("physician", "Physician"),
+                            ("nurse_practitioner", "Nurse practitioner"),
+                            ("physician_assistant", "Physician assistant"),
+                            ("nurse", "Nurse"),
+                            ("scheduler", "Scheduler"),
+                            ("billing", "Billing specialist"),
+                            ("interpreter", "Interpreter"),
+                            ("administrator", "Administrator"),
+                        ],
+                        max_length=30,
+                        verbose_name="role",
+                    ),
+                ),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "campuses",
+                    models.ManyToManyField(
+                        blank=True, related_name="practitioners", to="organization.campus"
+                    ),
+                ),
+                (
+                    "departments",
+                    models.ManyToManyField(
+                        blank=True, related_name="practitioners", to="organization.department"
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="practitioner",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['family_name', 'given_name'],
+                "ordering": ["family_name", "given_name"],
             },
         ),
         migrations.CreateModel(
-            name='OpeningHours',
+            name="OpeningHours",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('service', models.CharField(choices=[('campus', 'Campus'), ('scheduling', 'Scheduling desk')], default='campus', max_length=20)),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')])),
-                ('opens', models.TimeField()),
-                ('closes', models.TimeField()),
-                ('campus', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='opening_hours', to='organization.campus')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "service",
+                    models.CharField(
+                        choices=[("campus", "Campus"), ("scheduling", "Scheduling desk")],
+                        default="campus",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ]
+                    ),
+                ),
+                ("opens", models.TimeField()),
+                ("closes", models.TimeField()),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="opening_hours",
+                        to="organization.campus",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'opening hours',
-                'ordering': ['campus', 'service', 'weekday', 'opens'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('closes__gt', models.F('opens'))), name='hours_close_after_open')],
+                "verbose_name_plural": "opening hours",
+                "ordering": ["campus", "service", "weekday", "opens"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("closes__gt", models.F("opens"))), name="hours_close_after_open"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CareTeam',
+            name="CareTeam",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=150, verbose_name='name')),
-                ('kind', models.CharField(choices=[('clinical', 'Care team'), ('scheduling_desk', 'Scheduling desk'), ('billing_office', 'Billing office'), ('international_office', 'International office')], default='clinical', max_length=30, verbose_name='kind')),
-                ('phone', models.CharField(blank=True, max_length=30, verbose_name='phone')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email')),
-                ('campus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='care_teams', to='organization.campus')),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='care_teams', to='organization.department')),
-                ('members', models.ManyToManyField(blank=True, related_name='care_teams', to='organization.practitioner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=150, verbose_name="name")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("clinical", "Care team"),
+                            ("scheduling_desk", "Scheduling desk"),
+                            ("billing_office", "Billing office"),
+                            ("international_office", "International office"),
+                        ],
+                        default="clinical",
+                        max_length=30,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=30, verbose_name="phone")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email")),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="care_teams",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="care_teams",
+                        to="organization.department",
+                    ),
+                ),
+                (
+                    "members",
+                    models.ManyToManyField(
+                        blank=True, related_name="care_teams", to="organization.practitioner"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('kind', 'scheduling_desk')), fields=('campus',), name='one_scheduling_desk_per_campus')],
+                "ordering": ["name"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("kind", "scheduling_desk")),
+                        fields=("campus",),
+                        name="one_scheduling_desk_per_campus",
+                    )
+                ],
             },
         ),
     ]

@@ -8,111 +8,243 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('organization', '0001_initial'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("accounts", "__first__"),
+        ("organization", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clinic_number', models.CharField(max_length=12, unique=True, verbose_name='clinic number')),
-                ('given_name', models.CharField(max_length=100, verbose_name='given name')),
-                ('family_name', models.CharField(max_length=100, verbose_name='family name')),
-                ('preferred_name', models.CharField(blank=True, max_length=100, verbose_name='preferred name')),
-                ('birth_date', models.DateField(verbose_name='date of birth')),
-                ('sex_at_birth', models.CharField(choices=[('female', 'Female'), ('male', 'Male'), ('other', 'Other'), ('unknown', 'Unknown')], max_length=10, verbose_name='sex assigned at birth')),
-                ('gender_identity', models.CharField(blank=True, max_length=60, verbose_name='gender identity')),
-                ('pronouns', models.CharField(blank=True, max_length=30, verbose_name='pronouns')),
-                ('email', models.EmailField(blank=True, max_length=254, verbose_name='email')),
-                ('mobile_phone', models.CharField(blank=True, max_length=30, verbose_name='mobile phone')),
-                ('home_phone', models.CharField(blank=True, max_length=30, verbose_name='home phone')),
-                ('address_line', models.CharField(blank=True, max_length=200, verbose_name='street address')),
-                ('city', models.CharField(blank=True, max_length=100, verbose_name='city')),
-                ('region', models.CharField(blank=True, max_length=100, verbose_name='state or region')),
-                ('postal_code', models.CharField(blank=True, max_length=20, verbose_name='postal code')),
-                ('country', models.CharField(default='US', max_length=2, verbose_name='country')),
-                ('preferred_language', models.CharField(default='en', max_length=10, verbose_name='preferred language')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.OneToOneField(blank=True, help_text="The patient's own sign-in, once they have activated one.", null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='own_patient', to=settings.AUTH_USER_MODEL)),
-                ('primary_campus', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='patients', to='organization.campus')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("clinic_number", models.CharField(max_length=12, unique=True, verbose_name="clinic number")),
+                ("given_name", models.CharField(max_length=100, verbose_name="given name")),
+                ("family_name", models.CharField(max_length=100, verbose_name="family name")),
+                (
+                    "preferred_name",
+                    models.CharField(blank=True, max_length=100, verbose_name="preferred name"),
+                ),
+                ("birth_date", models.DateField(verbose_name="date of birth")),
+                (
+                    "sex_at_birth",
+                    models.CharField(
+                        choices=[
+                            ("female", "Female"),
+                            ("male", "Male"),
+                            ("other", "Other"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=10,
+                        verbose_name="sex assigned at birth",
+                    ),
+                ),
+                (
+                    "gender_identity",
+                    models.CharField(blank=True, max_length=60, verbose_name="gender identity"),
+                ),
+                ("pronouns", models.CharField(blank=True, max_length=30, verbose_name="pronouns")),
+                ("email", models.EmailField(blank=True, max_length=254, verbose_name="email")),
+                ("mobile_phone", models.CharField(blank=True, max_length=30, verbose_name="mobile phone")),
+                ("home_phone", models.CharField(blank=True, max_length=30, verbose_name="home phone")),
+                ("address_line", models.CharField(blank=True, max_length=200, verbose_name="street address")),
+                ("city", models.CharField(blank=True, max_length=100, verbose_name="city")),
+                ("region", models.CharField(blank=True, max_length=100, verbose_name="state or region")),
+                ("postal_code", models.CharField(blank=True, max_length=20, verbose_name="postal code")),
+                ("country", models.CharField(default="US", max_length=2, verbose_name="country")),
+                (
+                    "preferred_language",
+                    models.CharField(default="en", max_length=10, verbose_name="preferred language"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.OneToOneField(
+                        blank=True,
+                        help_text="The patient's own sign-in, once they have activated one.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="own_patient",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "primary_campus",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="patients",
+                        to="organization.campus",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['family_name', 'given_name', 'id'],
+                "ordering": ["family_name", "given_name", "id"],
+                "indexes": [
+                    models.Index(fields=["family_name", "given_name"], name="patients_pa_family__a96a9c_idx"),
+                    models.Index(fields=["birth_date"], name="patients_pa_birth_d_51eba5_idx"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='CareRelationship',
+            name="CareRelationship",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_on', models.DateField(default=datetime.date.today)),
-                ('ends_on', models.DateField(blank=True, null=True)),
-                ('care_team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='care_relationships', to='organization.careteam')),
-                ('practitioner', models.ForeignKey(blank=True, help_text="The patient's named clinician in this team, if any.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='care_relationships', to='organization.practitioner')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='care_relationships', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("starts_on", models.DateField(default=datetime.date.today)),
+                ("ends_on", models.DateField(blank=True, null=True)),
+                (
+                    "care_team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="care_relationships",
+                        to="organization.careteam",
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The patient's named clinician in this team, if any.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="care_relationships",
+                        to="organization.practitioner",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="care_relationships",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['patient', 'care_team'],
+                "ordering": ["patient", "care_team"],
+                "indexes": [
+                    models.Index(fields=["care_team", "patient"], name="patients_ca_care_te_1599ae_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='BreakGlassAccess',
+            name="BreakGlassAccess",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('reason', models.TextField(verbose_name='reason')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='break_glass', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='break_glass', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("reason", models.TextField(verbose_name="reason")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="break_glass",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="break_glass",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'break-glass accesses',
-                'ordering': ['-created_at'],
+                "verbose_name_plural": "break-glass accesses",
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(
+                        fields=["user", "patient", "expires_at"], name="patients_br_user_id_a22bc9_idx"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProxyGrant',
+            name="ProxyGrant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('relationship', models.CharField(choices=[('parent', 'Parent or guardian'), ('spouse', 'Spouse or partner'), ('child', 'Adult child'), ('caregiver', 'Caregiver'), ('legal', 'Legal representative'), ('other', 'Other')], max_length=20, verbose_name='relationship')),
-                ('scopes', models.JSONField(default=list, help_text='A list of Scope values.', verbose_name='scopes')),
-                ('starts_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='starts')),
-                ('expires_at', models.DateTimeField(blank=True, null=True, verbose_name='expires')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('granted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('grantee', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='proxy_grants', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='proxy_grants', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "relationship",
+                    models.CharField(
+                        choices=[
+                            ("parent", "Parent or guardian"),
+                            ("spouse", "Spouse or partner"),
+                            ("child", "Adult child"),
+                            ("caregiver", "Caregiver"),
+                            ("legal", "Legal representative"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                        verbose_name="relationship",
+                    ),
+                ),
+                (
+                    "scopes",
+                    models.JSONField(
+                        default=list, help_text="A list of Scope values.", verbose_name="scopes"
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="starts")),
+                ("expires_at", models.DateTimeField(blank=True, null=True, verbose_name="expires")),
+                ("revoked_at", models.DateTimeField(blank=True, null=True, verbose_name="revoked")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "granted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "grantee",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="proxy_grants",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="proxy_grants",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['patient', 'grantee'],
+                "ordering": ["patient", "grantee"],
+                "indexes": [
+                    models.Index(fields=["grantee", "patient"], name="patients_pr_grantee_c0d956_idx")
+                ],
             },
-        ),
-        migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['family_name', 'given_name'], name='patients_pa_family__a96a9c_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['birth_date'], name='patients_pa_birth_d_51eba5_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='carerelationship',
-            index=models.Index(fields=['care_team', 'patient'], name='patients_ca_care_te_1599ae_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='breakglassaccess',
-            index=models.Index(fields=['user', 'patient', 'expires_at'], name='patients_br_user_id_a22bc9_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='proxygrant',
-            index=models.Index(fields=['grantee', 'patient'], name='patients_pr_grantee_c0d956_idx'),
         ),
     ]

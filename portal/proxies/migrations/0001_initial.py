@@ -8,80 +8,270 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('patients', '0002_communicationpreference_emailchange'),
+        ("patients", "0002_communicationpreference_emailchange"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ProxyDocument',
+            name="ProxyDocument",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=200, upload_to=portal.proxies.models._document_path)),
-                ('content_type', models.CharField(choices=[('application/pdf', 'PDF'), ('image/jpeg', 'JPEG'), ('image/png', 'PNG')], max_length=40)),
-                ('size', models.PositiveIntegerField()),
-                ('original_name', models.CharField(blank=True, max_length=200)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('grant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='documents', to='patients.proxygrant')),
-                ('patient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='proxy_documents', to='patients.patient')),
-                ('uploaded_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(max_length=200, upload_to=portal.proxies.models._document_path)),
+                (
+                    "content_type",
+                    models.CharField(
+                        choices=[("application/pdf", "PDF"), ("image/jpeg", "JPEG"), ("image/png", "PNG")],
+                        max_length=40,
+                    ),
+                ),
+                ("size", models.PositiveIntegerField()),
+                ("original_name", models.CharField(blank=True, max_length=200)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "grant",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="documents",
+                        to="patients.proxygrant",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="proxy_documents",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ProxyInvitation',
+            name="ProxyInvitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=150, verbose_name='their name')),
-                ('email', models.EmailField(max_length=254, verbose_name='their email')),
-                ('relationship', models.CharField(choices=[('parent', 'Parent or guardian'), ('spouse', 'Spouse or partner'), ('child', 'Adult child'), ('caregiver', 'Caregiver'), ('legal', 'Legal representative'), ('other', 'Other')], max_length=20, verbose_name='relationship')),
-                ('scopes', models.JSONField(default=list, help_text='A list of Scope values.', verbose_name='scopes')),
-                ('access_expires_at', models.DateTimeField(blank=True, null=True, verbose_name='access ends')),
-                ('nonce', models.CharField(max_length=64, unique=True)),
-                ('status', models.CharField(choices=[('pending', 'Waiting for a reply'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('cancelled', 'Cancelled')], default='pending', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('answered_at', models.DateTimeField(blank=True, null=True)),
-                ('accepted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('grant', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='invitation', to='patients.proxygrant')),
-                ('invited_by', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='proxy_invitations', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=150, verbose_name="their name")),
+                ("email", models.EmailField(max_length=254, verbose_name="their email")),
+                (
+                    "relationship",
+                    models.CharField(
+                        choices=[
+                            ("parent", "Parent or guardian"),
+                            ("spouse", "Spouse or partner"),
+                            ("child", "Adult child"),
+                            ("caregiver", "Caregiver"),
+                            ("legal", "Legal representative"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                        verbose_name="relationship",
+                    ),
+                ),
+                (
+                    "scopes",
+                    models.JSONField(
+                        default=list, help_text="A list of Scope values.", verbose_name="scopes"
+                    ),
+                ),
+                (
+                    "access_expires_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="access ends"),
+                ),
+                ("nonce", models.CharField(max_length=64, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for a reply"),
+                            ("accepted", "Accepted"),
+                            ("declined", "Declined"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("answered_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "accepted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "grant",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="invitation",
+                        to="patients.proxygrant",
+                    ),
+                ),
+                (
+                    "invited_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="proxy_invitations",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['patient', 'status'], name='proxies_pro_patient_d1d912_idx')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["patient", "status"], name="proxies_pro_patient_d1d912_idx")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ProxyRequest',
+            name="ProxyRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('clinic_number', models.CharField(max_length=12, verbose_name="child's clinic number")),
-                ('given_name', models.CharField(max_length=100, verbose_name="child's first name")),
-                ('family_name', models.CharField(max_length=100, verbose_name="child's last name")),
-                ('birth_date', models.DateField(verbose_name="child's date of birth")),
-                ('relationship', models.CharField(choices=[('parent', 'Parent or guardian'), ('spouse', 'Spouse or partner'), ('child', 'Adult child'), ('caregiver', 'Caregiver'), ('legal', 'Legal representative'), ('other', 'Other')], max_length=20, verbose_name='relationship')),
-                ('status', models.CharField(choices=[('pending', 'Waiting for the clinic'), ('approved', 'Approved'), ('declined', 'Declined'), ('withdrawn', 'Withdrawn')], default='pending', max_length=10)),
-                ('decline_reason', models.TextField(blank=True, verbose_name='reason')),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('language', models.CharField(default='en', max_length=10)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('document', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='proxy_request', to='proxies.proxydocument')),
-                ('grant', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='proxy_request', to='patients.proxygrant')),
-                ('patient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='proxy_requests', to='patients.patient')),
-                ('requester', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='proxy_requests', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("clinic_number", models.CharField(max_length=12, verbose_name="child's clinic number")),
+                ("given_name", models.CharField(max_length=100, verbose_name="child's first name")),
+                ("family_name", models.CharField(max_length=100, verbose_name="child's last name")),
+                ("birth_date", models.DateField(verbose_name="child's date of birth")),
+                (
+                    "relationship",
+                    models.CharField(
+                        choices=[
+                            ("parent", "Parent or guardian"),
+                            ("spouse", "Spouse or partner"),
+                            ("child", "Adult child"),
+                            ("caregiver", "Caregiver"),
+                            ("legal", "Legal representative"),
+                            ("other", "Other"),
+                        ],
+                        max_length=20,
+                        verbose_name="relationship",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for the clinic"),
+                            ("approved", "Approved"),
+                            ("declined", "Declined"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("decline_reason", models.TextField(blank=True, verbose_name="reason")),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("language", models.CharField(default="en", max_length=10)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "document",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="proxy_request",
+                        to="proxies.proxydocument",
+                    ),
+                ),
+                (
+                    "grant",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="proxy_request",
+                        to="patients.proxygrant",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="proxy_requests",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "requester",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="proxy_requests",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['status', 'patient'], name='proxies_pro_status_530c92_idx'), models.Index(fields=['requester', '-created_at'], name='proxies_pro_request_318dac_idx')],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('requester', 'clinic_number'), name='proxy_request_one_pending')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["status", "patient"], name="proxies_pro_status_530c92_idx"),
+                    models.Index(fields=["requester", "-created_at"], name="proxies_pro_request_318dac_idx"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "pending")),
+                        fields=("requester", "clinic_number"),
+                        name="proxy_request_one_pending",
+                    )
+                ],
             },
         ),
     ]

@@ -7,530 +7,1339 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('organization', '0001_initial'),
-        ('patients', '0002_communicationpreference_emailchange'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("accounts", "__first__"),
+        ("organization", "0001_initial"),
+        ("patients", "0002_communicationpreference_emailchange"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ImportBatch',
+            name="ImportBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('digest', models.CharField(max_length=64, unique=True)),
-                ('format', models.CharField(choices=[('fhir', 'FHIR R4 bundle'), ('hl7v2', 'HL7 v2 ORU^R01')], max_length=10)),
-                ('name', models.CharField(blank=True, max_length=250)),
-                ('submitted_by', models.CharField(max_length=200)),
-                ('counts', models.JSONField(default=dict)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("digest", models.CharField(max_length=64, unique=True)),
+                (
+                    "format",
+                    models.CharField(
+                        choices=[("fhir", "FHIR R4 bundle"), ("hl7v2", "HL7 v2 ORU^R01")], max_length=10
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=250)),
+                ("submitted_by", models.CharField(max_length=200)),
+                ("counts", models.JSONField(default=dict)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'verbose_name_plural': 'import batches',
-                'ordering': ['-received_at', '-id'],
+                "verbose_name_plural": "import batches",
+                "ordering": ["-received_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='LabTestGuide',
+            name="LabTestGuide",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=40, unique=True)),
-                ('name', models.CharField(max_length=200)),
-                ('description', models.TextField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=40, unique=True)),
+                ("name", models.CharField(max_length=200)),
+                ("description", models.TextField()),
             ],
         ),
         migrations.CreateModel(
-            name='Encounter',
+            name="Encounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity', models.CharField(blank=True, max_length=40, verbose_name='sensitivity')),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('kind', models.CharField(choices=[('office', 'Office visit'), ('video', 'Video visit'), ('telephone', 'Telephone visit'), ('hospital', 'Hospital stay'), ('emergency', 'Emergency visit')], default='office', max_length=20, verbose_name='visit type')),
-                ('status', models.CharField(choices=[('finished', 'Completed'), ('in-progress', 'In progress'), ('cancelled', 'Cancelled')], default='finished', max_length=20, verbose_name='status')),
-                ('started_at', models.DateTimeField(verbose_name='started')),
-                ('ended_at', models.DateTimeField(blank=True, null=True, verbose_name='ended')),
-                ('practitioner_name', models.CharField(blank=True, max_length=200, verbose_name='seen by')),
-                ('reason', models.CharField(blank=True, max_length=300, verbose_name='reason for visit')),
-                ('summary', models.TextField(blank=True, verbose_name='what happened')),
-                ('diagnoses', models.JSONField(blank=True, default=list, verbose_name='diagnoses')),
-                ('instructions', models.TextField(blank=True, verbose_name='instructions')),
-                ('follow_up', models.TextField(blank=True, verbose_name='follow-up')),
-                ('campus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.campus')),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.department')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
-                ('practitioner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.practitioner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sensitivity", models.CharField(blank=True, max_length=40, verbose_name="sensitivity")),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("office", "Office visit"),
+                            ("video", "Video visit"),
+                            ("telephone", "Telephone visit"),
+                            ("hospital", "Hospital stay"),
+                            ("emergency", "Emergency visit"),
+                        ],
+                        default="office",
+                        max_length=20,
+                        verbose_name="visit type",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("finished", "Completed"),
+                            ("in-progress", "In progress"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="finished",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("started_at", models.DateTimeField(verbose_name="started")),
+                ("ended_at", models.DateTimeField(blank=True, null=True, verbose_name="ended")),
+                ("practitioner_name", models.CharField(blank=True, max_length=200, verbose_name="seen by")),
+                ("reason", models.CharField(blank=True, max_length=300, verbose_name="reason for visit")),
+                ("summary", models.TextField(blank=True, verbose_name="what happened")),
+                ("diagnoses", models.JSONField(blank=True, default=list, verbose_name="diagnoses")),
+                ("instructions", models.TextField(blank=True, verbose_name="instructions")),
+                ("follow_up", models.TextField(blank=True, verbose_name="follow-up")),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.department",
+                    ),
+                ),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.practitioner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-started_at', '-id'],
-                'abstract': False,
+                "ordering": ["-started_at", "-id"],
+                "abstract": False,
+                "indexes": [
+                    models.Index(fields=["patient", "-started_at", "-id"], name="records_enc_patient_date")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("patient", "source_id"),
+                        name="records_encounter_one_per_source_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Document',
+            name="Document",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity', models.CharField(blank=True, max_length=40, verbose_name='sensitivity')),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('kind', models.CharField(choices=[('letter', 'Letter'), ('form', 'Form'), ('outside-record', 'Record from another provider'), ('instructions', 'Instructions'), ('other', 'Other document')], default='other', max_length=30, verbose_name='type')),
-                ('title', models.CharField(max_length=200, verbose_name='title')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('dated_on', models.DateField(verbose_name='date')),
-                ('file', models.FileField(max_length=200, upload_to='records/documents/%Y/%m/')),
-                ('content_type', models.CharField(max_length=60)),
-                ('size', models.PositiveIntegerField()),
-                ('sha256', models.CharField(max_length=64)),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
-                ('encounter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='records.encounter')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sensitivity", models.CharField(blank=True, max_length=40, verbose_name="sensitivity")),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("letter", "Letter"),
+                            ("form", "Form"),
+                            ("outside-record", "Record from another provider"),
+                            ("instructions", "Instructions"),
+                            ("other", "Other document"),
+                        ],
+                        default="other",
+                        max_length=30,
+                        verbose_name="type",
+                    ),
+                ),
+                ("title", models.CharField(max_length=200, verbose_name="title")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("dated_on", models.DateField(verbose_name="date")),
+                ("file", models.FileField(max_length=200, upload_to="records/documents/%Y/%m/")),
+                ("content_type", models.CharField(max_length=60)),
+                ("size", models.PositiveIntegerField()),
+                ("sha256", models.CharField(max_length=64)),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "encounter",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="records.encounter",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-dated_on', '-id'],
-                'abstract': False,
+                "ordering": ["-dated_on", "-id"],
+                "abstract": False,
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("patient", "source_id"),
+                        name="records_document_one_per_source_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ClinicalNote',
+            name="ClinicalNote",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity', models.CharField(blank=True, max_length=40, verbose_name='sensitivity')),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('kind', models.CharField(choices=[('visit-note', 'Visit note'), ('progress-note', 'Progress note'), ('discharge-summary', 'Discharge summary'), ('consult-note', 'Consultation note'), ('letter', 'Letter')], default='visit-note', max_length=30, verbose_name='type')),
-                ('title', models.CharField(max_length=200, verbose_name='title')),
-                ('status', models.CharField(choices=[('current', 'Current'), ('amended', 'Amended'), ('entered-in-error', 'Entered in error')], default='current', max_length=20, verbose_name='status')),
-                ('written_at', models.DateTimeField(verbose_name='written')),
-                ('author_name', models.CharField(blank=True, max_length=200, verbose_name='author')),
-                ('body', models.TextField(verbose_name='note')),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.practitioner')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
-                ('encounter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='records.encounter')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sensitivity", models.CharField(blank=True, max_length=40, verbose_name="sensitivity")),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("visit-note", "Visit note"),
+                            ("progress-note", "Progress note"),
+                            ("discharge-summary", "Discharge summary"),
+                            ("consult-note", "Consultation note"),
+                            ("letter", "Letter"),
+                        ],
+                        default="visit-note",
+                        max_length=30,
+                        verbose_name="type",
+                    ),
+                ),
+                ("title", models.CharField(max_length=200, verbose_name="title")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("current", "Current"),
+                            ("amended", "Amended"),
+                            ("entered-in-error", "Entered in error"),
+                        ],
+                        default="current",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("written_at", models.DateTimeField(verbose_name="written")),
+                ("author_name", models.CharField(blank=True, max_length=200, verbose_name="author")),
+                ("body", models.TextField(verbose_name="note")),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.practitioner",
+                    ),
+                ),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "encounter",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="records.encounter",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-written_at', '-id'],
-                'abstract': False,
+                "ordering": ["-written_at", "-id"],
+                "abstract": False,
+                "indexes": [
+                    models.Index(fields=["patient", "-written_at", "-id"], name="records_note_patient_date")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("patient", "source_id"),
+                        name="records_clinicalnote_one_per_source_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Immunization',
+            name="Immunization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity', models.CharField(blank=True, max_length=40, verbose_name='sensitivity')),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('vaccine', models.CharField(max_length=200, verbose_name='vaccine')),
-                ('code', models.CharField(blank=True, max_length=10, verbose_name='CVX code')),
-                ('status', models.CharField(choices=[('completed', 'Given'), ('not-done', 'Not given')], default='completed', max_length=20, verbose_name='status')),
-                ('given_on', models.DateField(verbose_name='date')),
-                ('dose_number', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='dose')),
-                ('lot_number', models.CharField(blank=True, max_length=40, verbose_name='lot')),
-                ('site', models.CharField(blank=True, max_length=60, verbose_name='site')),
-                ('performer_name', models.CharField(blank=True, max_length=200, verbose_name='given by')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('campus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.campus')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sensitivity", models.CharField(blank=True, max_length=40, verbose_name="sensitivity")),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("vaccine", models.CharField(max_length=200, verbose_name="vaccine")),
+                ("code", models.CharField(blank=True, max_length=10, verbose_name="CVX code")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("completed", "Given"), ("not-done", "Not given")],
+                        default="completed",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("given_on", models.DateField(verbose_name="date")),
+                ("dose_number", models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="dose")),
+                ("lot_number", models.CharField(blank=True, max_length=40, verbose_name="lot")),
+                ("site", models.CharField(blank=True, max_length=60, verbose_name="site")),
+                ("performer_name", models.CharField(blank=True, max_length=200, verbose_name="given by")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-given_on', '-id'],
-                'abstract': False,
+                "ordering": ["-given_on", "-id"],
+                "abstract": False,
+                "indexes": [models.Index(fields=["patient", "-given_on"], name="records_imm_patient_date")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("patient", "source_id"),
+                        name="records_immunization_one_per_source_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Medication',
+            name="Medication",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity', models.CharField(blank=True, max_length=40, verbose_name='sensitivity')),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200, verbose_name='medication')),
-                ('code', models.CharField(blank=True, max_length=40, verbose_name='RxNorm code')),
-                ('dose', models.CharField(blank=True, max_length=100, verbose_name='dose')),
-                ('route', models.CharField(blank=True, max_length=60, verbose_name='route')),
-                ('instructions', models.CharField(blank=True, max_length=500, verbose_name='how to take')),
-                ('reason', models.CharField(blank=True, max_length=200, verbose_name='reason')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('on-hold', 'On hold'), ('completed', 'Completed'), ('stopped', 'Stopped')], default='active', max_length=20, verbose_name='status')),
-                ('prescriber_name', models.CharField(blank=True, max_length=200, verbose_name='prescriber')),
-                ('started_on', models.DateField(blank=True, null=True, verbose_name='started')),
-                ('ended_on', models.DateField(blank=True, null=True, verbose_name='ended')),
-                ('last_filled_on', models.DateField(blank=True, null=True, verbose_name='last filled')),
-                ('refills_remaining', models.PositiveSmallIntegerField(blank=True, null=True, verbose_name='refills left')),
-                ('renewable_online', models.BooleanField(default=True, verbose_name='refill can be requested online')),
-                ('not_renewable_reason', models.CharField(blank=True, max_length=300, verbose_name='why not online')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
-                ('prescriber', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.practitioner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sensitivity", models.CharField(blank=True, max_length=40, verbose_name="sensitivity")),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200, verbose_name="medication")),
+                ("code", models.CharField(blank=True, max_length=40, verbose_name="RxNorm code")),
+                ("dose", models.CharField(blank=True, max_length=100, verbose_name="dose")),
+                ("route", models.CharField(blank=True, max_length=60, verbose_name="route")),
+                ("instructions", models.CharField(blank=True, max_length=500, verbose_name="how to take")),
+                ("reason", models.CharField(blank=True, max_length=200, verbose_name="reason")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("on-hold", "On hold"),
+                            ("completed", "Completed"),
+                            ("stopped", "Stopped"),
+                        ],
+                        default="active",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("prescriber_name", models.CharField(blank=True, max_length=200, verbose_name="prescriber")),
+                ("started_on", models.DateField(blank=True, null=True, verbose_name="started")),
+                ("ended_on", models.DateField(blank=True, null=True, verbose_name="ended")),
+                ("last_filled_on", models.DateField(blank=True, null=True, verbose_name="last filled")),
+                (
+                    "refills_remaining",
+                    models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="refills left"),
+                ),
+                (
+                    "renewable_online",
+                    models.BooleanField(default=True, verbose_name="refill can be requested online"),
+                ),
+                (
+                    "not_renewable_reason",
+                    models.CharField(blank=True, max_length=300, verbose_name="why not online"),
+                ),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "prescriber",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.practitioner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'id'],
-                'abstract': False,
+                "ordering": ["name", "id"],
+                "abstract": False,
+                "indexes": [models.Index(fields=["patient", "status", "name"], name="records_med_patient")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("patient", "source_id"),
+                        name="records_medication_one_per_source_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Problem',
+            name="Problem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity', models.CharField(blank=True, max_length=40, verbose_name='sensitivity')),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200, verbose_name='condition')),
-                ('code', models.CharField(blank=True, max_length=40, verbose_name='code')),
-                ('code_system', models.CharField(blank=True, max_length=100, verbose_name='code system')),
-                ('category', models.CharField(choices=[('problem-list-item', 'Problem list'), ('encounter-diagnosis', 'Visit diagnosis'), ('health-concern', 'Health concern')], default='problem-list-item', max_length=30, verbose_name='category')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('recurrence', 'Came back'), ('inactive', 'Inactive'), ('resolved', 'Resolved')], default='active', max_length=20, verbose_name='status')),
-                ('onset_on', models.DateField(blank=True, null=True, verbose_name='started')),
-                ('abated_on', models.DateField(blank=True, null=True, verbose_name='resolved')),
-                ('recorded_on', models.DateField(verbose_name='recorded')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sensitivity", models.CharField(blank=True, max_length=40, verbose_name="sensitivity")),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200, verbose_name="condition")),
+                ("code", models.CharField(blank=True, max_length=40, verbose_name="code")),
+                ("code_system", models.CharField(blank=True, max_length=100, verbose_name="code system")),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("problem-list-item", "Problem list"),
+                            ("encounter-diagnosis", "Visit diagnosis"),
+                            ("health-concern", "Health concern"),
+                        ],
+                        default="problem-list-item",
+                        max_length=30,
+                        verbose_name="category",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("recurrence", "Came back"),
+                            ("inactive", "Inactive"),
+                            ("resolved", "Resolved"),
+                        ],
+                        default="active",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("onset_on", models.DateField(blank=True, null=True, verbose_name="started")),
+                ("abated_on", models.DateField(blank=True, null=True, verbose_name="resolved")),
+                ("recorded_on", models.DateField(verbose_name="recorded")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['status', 'name', 'id'],
-                'abstract': False,
+                "ordering": ["status", "name", "id"],
+                "abstract": False,
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("patient", "source_id"),
+                        name="records_problem_one_per_source_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Procedure',
+            name="Procedure",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity', models.CharField(blank=True, max_length=40, verbose_name='sensitivity')),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=200, verbose_name='procedure')),
-                ('code', models.CharField(blank=True, max_length=40, verbose_name='code')),
-                ('code_system', models.CharField(blank=True, max_length=100, verbose_name='code system')),
-                ('status', models.CharField(choices=[('completed', 'Completed'), ('in-progress', 'In progress'), ('not-done', 'Not done')], default='completed', max_length=20, verbose_name='status')),
-                ('performed_at', models.DateTimeField(verbose_name='date')),
-                ('performer_name', models.CharField(blank=True, max_length=200, verbose_name='done by')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('campus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.campus')),
-                ('encounter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='records.encounter')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sensitivity", models.CharField(blank=True, max_length=40, verbose_name="sensitivity")),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=200, verbose_name="procedure")),
+                ("code", models.CharField(blank=True, max_length=40, verbose_name="code")),
+                ("code_system", models.CharField(blank=True, max_length=100, verbose_name="code system")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("completed", "Completed"),
+                            ("in-progress", "In progress"),
+                            ("not-done", "Not done"),
+                        ],
+                        default="completed",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("performed_at", models.DateTimeField(verbose_name="date")),
+                ("performer_name", models.CharField(blank=True, max_length=200, verbose_name="done by")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "encounter",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="records.encounter",
+                    ),
+                ),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-performed_at', '-id'],
-                'abstract': False,
+                "ordering": ["-performed_at", "-id"],
+                "abstract": False,
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("patient", "source_id"),
+                        name="records_procedure_one_per_source_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReleaseHoldRule',
+            name="ReleaseHoldRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(choices=[('lab', 'Laboratory'), ('imaging', 'Imaging'), ('pathology', 'Pathology'), ('genetics', 'Genetic testing'), ('cardiology', 'Heart tests'), ('other', 'Other tests')], max_length=20)),
-                ('hold_hours', models.PositiveSmallIntegerField()),
-                ('reason', models.TextField()),
-                ('active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("lab", "Laboratory"),
+                            ("imaging", "Imaging"),
+                            ("pathology", "Pathology"),
+                            ("genetics", "Genetic testing"),
+                            ("cardiology", "Heart tests"),
+                            ("other", "Other tests"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("hold_hours", models.PositiveSmallIntegerField()),
+                ("reason", models.TextField()),
+                ("active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['category'],
+                "ordering": ["category"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("active", True)),
+                        fields=("category",),
+                        name="records_one_active_hold_per_category",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ReleasePreference',
+            name="ReleasePreference",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('category', models.CharField(choices=[('lab', 'Laboratory'), ('imaging', 'Imaging'), ('pathology', 'Pathology'), ('genetics', 'Genetic testing'), ('cardiology', 'Heart tests'), ('other', 'Other tests')], max_length=20)),
-                ('wait_for_review', models.BooleanField(default=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
-            ],
-        ),
-        migrations.CreateModel(
-            name='ResultReport',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity', models.CharField(blank=True, max_length=40, verbose_name='sensitivity')),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('category', models.CharField(choices=[('lab', 'Laboratory'), ('imaging', 'Imaging'), ('pathology', 'Pathology'), ('genetics', 'Genetic testing'), ('cardiology', 'Heart tests'), ('other', 'Other tests')], default='lab', max_length=20, verbose_name='type')),
-                ('code', models.CharField(blank=True, help_text='LOINC code of the panel or study.', max_length=40, verbose_name='code')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('status', models.CharField(choices=[('preliminary', 'Preliminary'), ('final', 'Final'), ('corrected', 'Corrected'), ('cancelled', 'Cancelled')], default='final', max_length=20, verbose_name='status')),
-                ('effective_at', models.DateTimeField(verbose_name='collected or performed')),
-                ('issued_at', models.DateTimeField(verbose_name='reported')),
-                ('ordered_by_name', models.CharField(blank=True, max_length=200, verbose_name='ordered by')),
-                ('performer', models.CharField(blank=True, max_length=200, verbose_name='performed by')),
-                ('conclusion', models.TextField(blank=True, verbose_name='comment')),
-                ('modality', models.CharField(blank=True, max_length=20, verbose_name='modality')),
-                ('body_site', models.CharField(blank=True, max_length=100, verbose_name='body part')),
-                ('study_uid', models.CharField(blank=True, max_length=80, verbose_name='study UID')),
-                ('findings', models.TextField(blank=True, verbose_name='findings')),
-                ('impression', models.TextField(blank=True, verbose_name='impression')),
-                ('available_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='available to the patient')),
-                ('hold_reason', models.TextField(blank=True, verbose_name='reason held')),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True, verbose_name='reviewed by a clinician')),
-                ('encounter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='records.encounter')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('ordered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='organization.practitioner')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
-                ('released_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("lab", "Laboratory"),
+                            ("imaging", "Imaging"),
+                            ("pathology", "Pathology"),
+                            ("genetics", "Genetic testing"),
+                            ("cardiology", "Heart tests"),
+                            ("other", "Other tests"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("wait_for_review", models.BooleanField(default=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-effective_at', '-id'],
-                'abstract': False,
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("patient", "category"), name="records_one_preference_per_category"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Observation',
+            name="ResultReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity', models.CharField(blank=True, max_length=40, verbose_name='sensitivity')),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('category', models.CharField(choices=[('laboratory', 'Laboratory'), ('vital-signs', 'Vital signs'), ('imaging', 'Imaging'), ('other', 'Other')], default='laboratory', max_length=20, verbose_name='category')),
-                ('code', models.CharField(help_text='LOINC code.', max_length=40, verbose_name='code')),
-                ('name', models.CharField(max_length=200, verbose_name='test')),
-                ('value_number', models.DecimalField(blank=True, decimal_places=4, max_digits=16, null=True, verbose_name='value')),
-                ('value_text', models.CharField(blank=True, max_length=500, verbose_name='value (text)')),
-                ('unit', models.CharField(blank=True, max_length=40, verbose_name='unit')),
-                ('range_low', models.DecimalField(blank=True, decimal_places=4, max_digits=16, null=True, verbose_name='range low')),
-                ('range_high', models.DecimalField(blank=True, decimal_places=4, max_digits=16, null=True, verbose_name='range high')),
-                ('range_text', models.CharField(blank=True, max_length=100, verbose_name='reference range')),
-                ('interpretation', models.CharField(blank=True, choices=[('N', 'Normal'), ('L', 'Low'), ('H', 'High'), ('LL', 'Critically low'), ('HH', 'Critically high'), ('A', 'Abnormal'), ('', 'Not flagged')], default='', max_length=2, verbose_name='flag')),
-                ('status', models.CharField(choices=[('preliminary', 'Preliminary'), ('final', 'Final'), ('corrected', 'Corrected'), ('cancelled', 'Cancelled')], default='final', max_length=20, verbose_name='status')),
-                ('effective_at', models.DateTimeField(verbose_name='collected')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('note', models.TextField(blank=True, verbose_name='lab comment')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
-                ('report', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='observations', to='records.resultreport')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sensitivity", models.CharField(blank=True, max_length=40, verbose_name="sensitivity")),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("lab", "Laboratory"),
+                            ("imaging", "Imaging"),
+                            ("pathology", "Pathology"),
+                            ("genetics", "Genetic testing"),
+                            ("cardiology", "Heart tests"),
+                            ("other", "Other tests"),
+                        ],
+                        default="lab",
+                        max_length=20,
+                        verbose_name="type",
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        blank=True,
+                        help_text="LOINC code of the panel or study.",
+                        max_length=40,
+                        verbose_name="code",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("preliminary", "Preliminary"),
+                            ("final", "Final"),
+                            ("corrected", "Corrected"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="final",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("effective_at", models.DateTimeField(verbose_name="collected or performed")),
+                ("issued_at", models.DateTimeField(verbose_name="reported")),
+                ("ordered_by_name", models.CharField(blank=True, max_length=200, verbose_name="ordered by")),
+                ("performer", models.CharField(blank=True, max_length=200, verbose_name="performed by")),
+                ("conclusion", models.TextField(blank=True, verbose_name="comment")),
+                ("modality", models.CharField(blank=True, max_length=20, verbose_name="modality")),
+                ("body_site", models.CharField(blank=True, max_length=100, verbose_name="body part")),
+                ("study_uid", models.CharField(blank=True, max_length=80, verbose_name="study UID")),
+                ("findings", models.TextField(blank=True, verbose_name="findings")),
+                ("impression", models.TextField(blank=True, verbose_name="impression")),
+                (
+                    "available_at",
+                    models.DateTimeField(
+                        default=django.utils.timezone.now, verbose_name="available to the patient"
+                    ),
+                ),
+                ("hold_reason", models.TextField(blank=True, verbose_name="reason held")),
+                (
+                    "reviewed_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="reviewed by a clinician"),
+                ),
+                (
+                    "encounter",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="records.encounter",
+                    ),
+                ),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ordered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="organization.practitioner",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "released_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['report_id', 'position', 'id'],
-                'abstract': False,
+                "ordering": ["-effective_at", "-id"],
+                "abstract": False,
+                "indexes": [
+                    models.Index(
+                        fields=["patient", "-effective_at", "-id"], name="records_report_patient_date"
+                    ),
+                    models.Index(
+                        fields=["patient", "category", "-effective_at"], name="records_report_category"
+                    ),
+                    models.Index(fields=["available_at"], name="records_report_available"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("patient", "source_id"),
+                        name="records_resultreport_one_per_source_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ImagingImage',
+            name="Observation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('image', models.FileField(max_length=200, upload_to='records/imaging/%Y/%m/')),
-                ('content_type', models.CharField(default='image/png', max_length=40)),
-                ('width', models.PositiveIntegerField(default=0)),
-                ('height', models.PositiveIntegerField(default=0)),
-                ('description', models.CharField(blank=True, max_length=200)),
-                ('sop_instance_uid', models.CharField(blank=True, max_length=80)),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='records.resultreport')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sensitivity", models.CharField(blank=True, max_length=40, verbose_name="sensitivity")),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "category",
+                    models.CharField(
+                        choices=[
+                            ("laboratory", "Laboratory"),
+                            ("vital-signs", "Vital signs"),
+                            ("imaging", "Imaging"),
+                            ("other", "Other"),
+                        ],
+                        default="laboratory",
+                        max_length=20,
+                        verbose_name="category",
+                    ),
+                ),
+                ("code", models.CharField(help_text="LOINC code.", max_length=40, verbose_name="code")),
+                ("name", models.CharField(max_length=200, verbose_name="test")),
+                (
+                    "value_number",
+                    models.DecimalField(
+                        blank=True, decimal_places=4, max_digits=16, null=True, verbose_name="value"
+                    ),
+                ),
+                ("value_text", models.CharField(blank=True, max_length=500, verbose_name="value (text)")),
+                ("unit", models.CharField(blank=True, max_length=40, verbose_name="unit")),
+                (
+                    "range_low",
+                    models.DecimalField(
+                        blank=True, decimal_places=4, max_digits=16, null=True, verbose_name="range low"
+                    ),
+                ),
+                (
+                    "range_high",
+                    models.DecimalField(
+                        blank=True, decimal_places=4, max_digits=16, null=True, verbose_name="range high"
+                    ),
+                ),
+                ("range_text", models.CharField(blank=True, max_length=100, verbose_name="reference range")),
+                (
+                    "interpretation",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("N", "Normal"),
+                            ("L", "Low"),
+                            ("H", "High"),
+                            ("LL", "Critically low"),
+                            ("HH", "Critically high"),
+                            ("A", "Abnormal"),
+                            ("", "Not flagged"),
+                        ],
+                        default="",
+                        max_length=2,
+                        verbose_name="flag",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("preliminary", "Preliminary"),
+                            ("final", "Final"),
+                            ("corrected", "Corrected"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="final",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("effective_at", models.DateTimeField(verbose_name="collected")),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("note", models.TextField(blank=True, verbose_name="lab comment")),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "report",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="observations",
+                        to="records.resultreport",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['report', 'position', 'id'],
+                "ordering": ["report_id", "position", "id"],
+                "abstract": False,
+                "indexes": [
+                    models.Index(
+                        fields=["patient", "code", "-effective_at", "-id"], name="records_obs_trend"
+                    ),
+                    models.Index(fields=["report", "position"], name="records_obs_report"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("patient", "source_id"),
+                        name="records_observation_one_per_source_id",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ResultSeen',
+            name="ImagingImage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seen_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('report', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='records.resultreport')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
-            ],
-        ),
-        migrations.CreateModel(
-            name='ShareLink',
-            fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token_digest', models.CharField(max_length=64, unique=True)),
-                ('recipient', models.CharField(max_length=200, verbose_name='shared with')),
-                ('sections', models.JSONField(default=list, verbose_name='sections')),
-                ('date_from', models.DateField(blank=True, null=True, verbose_name='from')),
-                ('date_to', models.DateField(blank=True, null=True, verbose_name='to')),
-                ('passcode_hash', models.CharField(blank=True, max_length=200)),
-                ('expires_at', models.DateTimeField(verbose_name='expires')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='revoked')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                ("image", models.FileField(max_length=200, upload_to="records/imaging/%Y/%m/")),
+                ("content_type", models.CharField(default="image/png", max_length=40)),
+                ("width", models.PositiveIntegerField(default=0)),
+                ("height", models.PositiveIntegerField(default=0)),
+                ("description", models.CharField(blank=True, max_length=200)),
+                ("sop_instance_uid", models.CharField(blank=True, max_length=80)),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="images",
+                        to="records.resultreport",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["report", "position", "id"],
             },
         ),
         migrations.CreateModel(
-            name='ShareLinkOpen',
+            name="ResultSeen",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('opened_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('outcome', models.CharField(choices=[('opened', 'Opened'), ('wrong-passcode', 'Wrong passcode'), ('refused', 'Refused (expired or revoked)')], max_length=20)),
-                ('client_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.CharField(blank=True, max_length=300)),
-                ('link', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='opens', to='records.sharelink')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("seen_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "report",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="records.resultreport",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-opened_at', '-id'],
+                "constraints": [models.UniqueConstraint(fields=("user", "report"), name="records_seen_once")],
             },
         ),
         migrations.CreateModel(
-            name='Allergy',
+            name="ShareLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sensitivity', models.CharField(blank=True, max_length=40, verbose_name='sensitivity')),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('substance', models.CharField(max_length=200, verbose_name='allergic to')),
-                ('code', models.CharField(blank=True, max_length=40, verbose_name='code')),
-                ('category', models.CharField(blank=True, choices=[('medication', 'Medication'), ('food', 'Food'), ('environment', 'Environment'), ('biologic', 'Biologic')], max_length=20, verbose_name='type')),
-                ('reaction', models.CharField(blank=True, max_length=300, verbose_name='reaction')),
-                ('severity', models.CharField(blank=True, choices=[('mild', 'Mild'), ('moderate', 'Moderate'), ('severe', 'Severe'), ('', 'Not recorded')], max_length=10, verbose_name='severity')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('inactive', 'Inactive'), ('resolved', 'Resolved')], default='active', max_length=20, verbose_name='status')),
-                ('recorded_on', models.DateField(verbose_name='recorded')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('entered_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token_digest", models.CharField(max_length=64, unique=True)),
+                ("recipient", models.CharField(max_length=200, verbose_name="shared with")),
+                ("sections", models.JSONField(default=list, verbose_name="sections")),
+                ("date_from", models.DateField(blank=True, null=True, verbose_name="from")),
+                ("date_to", models.DateField(blank=True, null=True, verbose_name="to")),
+                ("passcode_hash", models.CharField(blank=True, max_length=200)),
+                ("expires_at", models.DateTimeField(verbose_name="expires")),
+                ("revoked_at", models.DateTimeField(blank=True, null=True, verbose_name="revoked")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'allergies',
-                'ordering': ['substance', 'id'],
-                'abstract': False,
-                'constraints': [models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('patient', 'source_id'), name='records_allergy_one_per_source_id')],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["patient", "-created_at"], name="records_share_patient")],
             },
         ),
         migrations.CreateModel(
-            name='AmendmentRequest',
+            name="ShareLinkOpen",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_type', models.CharField(max_length=40)),
-                ('item_id', models.PositiveBigIntegerField()),
-                ('item_label', models.CharField(max_length=300)),
-                ('description', models.TextField(verbose_name='what looks wrong')),
-                ('proposed_change', models.TextField(blank=True, verbose_name='what it should say')),
-                ('status', models.CharField(choices=[('submitted', 'Waiting for review'), ('accepted', 'Accepted: the record was corrected'), ('denied', 'Not changed')], default='submitted', max_length=20)),
-                ('response', models.TextField(blank=True, verbose_name='reply')),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
-                ('requested_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("opened_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("opened", "Opened"),
+                            ("wrong-passcode", "Wrong passcode"),
+                            ("refused", "Refused (expired or revoked)"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("client_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.CharField(blank=True, max_length=300)),
+                (
+                    "link",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="opens",
+                        to="records.sharelink",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'indexes': [models.Index(fields=['patient', '-created_at'], name='records_amend_patient'), models.Index(fields=['status', 'created_at'], name='records_amend_queue')],
+                "ordering": ["-opened_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Correction',
+            name="Allergy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_type', models.CharField(max_length=40)),
-                ('item_id', models.PositiveBigIntegerField()),
-                ('previous', models.JSONField()),
-                ('reason', models.TextField()),
-                ('corrected_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('corrected_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sensitivity", models.CharField(blank=True, max_length=40, verbose_name="sensitivity")),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("substance", models.CharField(max_length=200, verbose_name="allergic to")),
+                ("code", models.CharField(blank=True, max_length=40, verbose_name="code")),
+                (
+                    "category",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("medication", "Medication"),
+                            ("food", "Food"),
+                            ("environment", "Environment"),
+                            ("biologic", "Biologic"),
+                        ],
+                        max_length=20,
+                        verbose_name="type",
+                    ),
+                ),
+                ("reaction", models.CharField(blank=True, max_length=300, verbose_name="reaction")),
+                (
+                    "severity",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("mild", "Mild"),
+                            ("moderate", "Moderate"),
+                            ("severe", "Severe"),
+                            ("", "Not recorded"),
+                        ],
+                        max_length=10,
+                        verbose_name="severity",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("inactive", "Inactive"), ("resolved", "Resolved")],
+                        default="active",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("recorded_on", models.DateField(verbose_name="recorded")),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                (
+                    "entered_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-corrected_at', '-id'],
-                'indexes': [models.Index(fields=['item_type', 'item_id'], name='records_correction_item')],
+                "verbose_name_plural": "allergies",
+                "ordering": ["substance", "id"],
+                "abstract": False,
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("source_id", ""), _negated=True),
+                        fields=("patient", "source_id"),
+                        name="records_allergy_one_per_source_id",
+                    )
+                ],
             },
         ),
-        migrations.AddIndex(
-            model_name='encounter',
-            index=models.Index(fields=['patient', '-started_at', '-id'], name='records_enc_patient_date'),
+        migrations.CreateModel(
+            name="AmendmentRequest",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("item_type", models.CharField(max_length=40)),
+                ("item_id", models.PositiveBigIntegerField()),
+                ("item_label", models.CharField(max_length=300)),
+                ("description", models.TextField(verbose_name="what looks wrong")),
+                ("proposed_change", models.TextField(blank=True, verbose_name="what it should say")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Waiting for review"),
+                            ("accepted", "Accepted: the record was corrected"),
+                            ("denied", "Not changed"),
+                        ],
+                        default="submitted",
+                        max_length=20,
+                    ),
+                ),
+                ("response", models.TextField(blank=True, verbose_name="reply")),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["patient", "-created_at"], name="records_amend_patient"),
+                    models.Index(fields=["status", "created_at"], name="records_amend_queue"),
+                ],
+            },
         ),
-        migrations.AddConstraint(
-            model_name='encounter',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('patient', 'source_id'), name='records_encounter_one_per_source_id'),
-        ),
-        migrations.AddConstraint(
-            model_name='document',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('patient', 'source_id'), name='records_document_one_per_source_id'),
-        ),
-        migrations.AddIndex(
-            model_name='clinicalnote',
-            index=models.Index(fields=['patient', '-written_at', '-id'], name='records_note_patient_date'),
-        ),
-        migrations.AddConstraint(
-            model_name='clinicalnote',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('patient', 'source_id'), name='records_clinicalnote_one_per_source_id'),
-        ),
-        migrations.AddIndex(
-            model_name='immunization',
-            index=models.Index(fields=['patient', '-given_on'], name='records_imm_patient_date'),
-        ),
-        migrations.AddConstraint(
-            model_name='immunization',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('patient', 'source_id'), name='records_immunization_one_per_source_id'),
-        ),
-        migrations.AddIndex(
-            model_name='medication',
-            index=models.Index(fields=['patient', 'status', 'name'], name='records_med_patient'),
-        ),
-        migrations.AddConstraint(
-            model_name='medication',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('patient', 'source_id'), name='records_medication_one_per_source_id'),
-        ),
-        migrations.AddConstraint(
-            model_name='problem',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('patient', 'source_id'), name='records_problem_one_per_source_id'),
-        ),
-        migrations.AddConstraint(
-            model_name='procedure',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('patient', 'source_id'), name='records_procedure_one_per_source_id'),
-        ),
-        migrations.AddConstraint(
-            model_name='releaseholdrule',
-            constraint=models.UniqueConstraint(condition=models.Q(('active', True)), fields=('category',), name='records_one_active_hold_per_category'),
-        ),
-        migrations.AddConstraint(
-            model_name='releasepreference',
-            constraint=models.UniqueConstraint(fields=('patient', 'category'), name='records_one_preference_per_category'),
-        ),
-        migrations.AddIndex(
-            model_name='resultreport',
-            index=models.Index(fields=['patient', '-effective_at', '-id'], name='records_report_patient_date'),
-        ),
-        migrations.AddIndex(
-            model_name='resultreport',
-            index=models.Index(fields=['patient', 'category', '-effective_at'], name='records_report_category'),
-        ),
-        migrations.AddIndex(
-            model_name='resultreport',
-            index=models.Index(fields=['available_at'], name='records_report_available'),
-        ),
-        migrations.AddConstraint(
-            model_name='resultreport',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('patient', 'source_id'), name='records_resultreport_one_per_source_id'),
-        ),
-        migrations.AddIndex(
-            model_name='observation',
-            index=models.Index(fields=['patient', 'code', '-effective_at', '-id'], name='records_obs_trend'),
-        ),
-        migrations.AddIndex(
-            model_name='observation',
-            index=models.Index(fields=['report', 'position'], name='records_obs_report'),
-        ),
-        migrations.AddConstraint(
-            model_name='observation',
-            constraint=models.UniqueConstraint(condition=models.Q(('source_id', ''), _negated=True), fields=('patient', 'source_id'), name='records_observation_one_per_source_id'),
-        ),
-        migrations.AddConstraint(
-            model_name='resultseen',
-            constraint=models.UniqueConstraint(fields=('user', 'report'), name='records_seen_once'),
-        ),
-        migrations.AddIndex(
-            model_name='sharelink',
-            index=models.Index(fields=['patient', '-created_at'], name='records_share_patient'),
+        migrations.CreateModel(
+            name="Correction",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("item_type", models.CharField(max_length=40)),
+                ("item_id", models.PositiveBigIntegerField()),
+                ("previous", models.JSONField()),
+                ("reason", models.TextField()),
+                ("corrected_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "corrected_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="patients.patient"
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-corrected_at", "-id"],
+                "indexes": [models.Index(fields=["item_type", "item_id"], name="records_correction_item")],
+            },
         ),
     ]

@@ -7,78 +7,167 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('organization', '0001_initial'),
-        ('patients', '0001_initial'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("accounts", "__first__"),
+        ("organization", "0001_initial"),
+        ("patients", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ActivationCode',
+            name="ActivationCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='activation_codes', to='patients.patient')),
-                ('revoked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="activation_codes",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "revoked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["patient", "-created_at"], name="activation_code_patient")],
             },
         ),
         migrations.CreateModel(
-            name='AccessRequest',
+            name="AccessRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('us', 'US resident'), ('international', 'International')], max_length=20, verbose_name='kind')),
-                ('status', models.CharField(choices=[('new', 'New'), ('matched', 'Matched'), ('code_issued', 'Code sent'), ('declined', 'Declined')], default='new', max_length=20, verbose_name='status')),
-                ('given_name', models.CharField(max_length=100, verbose_name='legal first name')),
-                ('family_name', models.CharField(max_length=100, verbose_name='legal last name')),
-                ('birth_date', models.DateField(verbose_name='date of birth')),
-                ('email', models.EmailField(max_length=254, verbose_name='email')),
-                ('phone', models.CharField(max_length=30, verbose_name='phone')),
-                ('address_line', models.CharField(max_length=200, verbose_name='street address')),
-                ('city', models.CharField(max_length=100, verbose_name='city')),
-                ('region', models.CharField(blank=True, max_length=100, verbose_name='state or region')),
-                ('postal_code', models.CharField(blank=True, max_length=20, verbose_name='postal code')),
-                ('country', models.CharField(default='US', max_length=60, verbose_name='country')),
-                ('clinic_number', models.CharField(blank=True, max_length=20, verbose_name='clinic number')),
-                ('message', models.TextField(blank=True, verbose_name='message')),
-                ('language', models.CharField(default='en', max_length=10, verbose_name='language')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('decline_reason', models.TextField(blank=True, verbose_name='reason')),
-                ('handled_at', models.DateTimeField(blank=True, null=True)),
-                ('campus', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='access_requests', to='organization.campus')),
-                ('handled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('matched_patient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='access_requests', to='patients.patient')),
-                ('activation_code', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='access_requests', to='registration.activationcode')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("us", "US resident"), ("international", "International")],
+                        max_length=20,
+                        verbose_name="kind",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("new", "New"),
+                            ("matched", "Matched"),
+                            ("code_issued", "Code sent"),
+                            ("declined", "Declined"),
+                        ],
+                        default="new",
+                        max_length=20,
+                        verbose_name="status",
+                    ),
+                ),
+                ("given_name", models.CharField(max_length=100, verbose_name="legal first name")),
+                ("family_name", models.CharField(max_length=100, verbose_name="legal last name")),
+                ("birth_date", models.DateField(verbose_name="date of birth")),
+                ("email", models.EmailField(max_length=254, verbose_name="email")),
+                ("phone", models.CharField(max_length=30, verbose_name="phone")),
+                ("address_line", models.CharField(max_length=200, verbose_name="street address")),
+                ("city", models.CharField(max_length=100, verbose_name="city")),
+                ("region", models.CharField(blank=True, max_length=100, verbose_name="state or region")),
+                ("postal_code", models.CharField(blank=True, max_length=20, verbose_name="postal code")),
+                ("country", models.CharField(default="US", max_length=60, verbose_name="country")),
+                ("clinic_number", models.CharField(blank=True, max_length=20, verbose_name="clinic number")),
+                ("message", models.TextField(blank=True, verbose_name="message")),
+                ("language", models.CharField(default="en", max_length=10, verbose_name="language")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("decline_reason", models.TextField(blank=True, verbose_name="reason")),
+                ("handled_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="access_requests",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "handled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "matched_patient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="access_requests",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "activation_code",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="access_requests",
+                        to="registration.activationcode",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(fields=["kind", "status", "-id"], name="access_request_queue"),
+                    models.Index(
+                        fields=["campus", "kind", "status", "-id"], name="access_request_campus_queue"
+                    ),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("kind", "international"), ("campus__isnull", False), _connector="OR"
+                        ),
+                        name="us_access_request_has_campus",
+                    )
+                ],
             },
-        ),
-        migrations.AddIndex(
-            model_name='activationcode',
-            index=models.Index(fields=['patient', '-created_at'], name='activation_code_patient'),
-        ),
-        migrations.AddIndex(
-            model_name='accessrequest',
-            index=models.Index(fields=['kind', 'status', '-id'], name='access_request_queue'),
-        ),
-        migrations.AddIndex(
-            model_name='accessrequest',
-            index=models.Index(fields=['campus', 'kind', 'status', '-id'], name='access_request_campus_queue'),
-        ),
-        migrations.AddConstraint(
-            model_name='accessrequest',
-            constraint=models.CheckConstraint(condition=models.Q(('kind', 'international'), ('campus__isnull', False), _connector='OR'), name='us_access_request_has_campus'),
         ),
     ]

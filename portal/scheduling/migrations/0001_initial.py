@@ -7,365 +7,1071 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('organization', '0001_initial'),
-        ('patients', '0003_coverage'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("accounts", "__first__"),
+        ("organization", "0001_initial"),
+        ("patients", "0003_coverage"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ConsentForm',
+            name="ConsentForm",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('title', models.CharField(max_length=200, verbose_name='title')),
-                ('body', models.TextField(verbose_name='text')),
-                ('version', models.CharField(default='1', max_length=20, verbose_name='version')),
-                ('active', models.BooleanField(default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("title", models.CharField(max_length=200, verbose_name="title")),
+                ("body", models.TextField(verbose_name="text")),
+                ("version", models.CharField(default="1", max_length=20, verbose_name="version")),
+                ("active", models.BooleanField(default=True)),
             ],
             options={
-                'ordering': ['title'],
+                "ordering": ["title"],
             },
         ),
         migrations.CreateModel(
-            name='Questionnaire',
+            name="Questionnaire",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('title', models.CharField(max_length=200, verbose_name='title')),
-                ('description', models.TextField(blank=True, verbose_name='description')),
-                ('version', models.CharField(default='1', max_length=20, verbose_name='version')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('retired', 'Retired')], default='active', max_length=10, verbose_name='status')),
-                ('items', models.JSONField(default=list, verbose_name='questions')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("title", models.CharField(max_length=200, verbose_name="title")),
+                ("description", models.TextField(blank=True, verbose_name="description")),
+                ("version", models.CharField(default="1", max_length=20, verbose_name="version")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("active", "Active"), ("retired", "Retired")],
+                        default="active",
+                        max_length=10,
+                        verbose_name="status",
+                    ),
+                ),
+                ("items", models.JSONField(default=list, verbose_name="questions")),
             ],
             options={
-                'ordering': ['title'],
+                "ordering": ["title"],
             },
         ),
         migrations.CreateModel(
-            name='Appointment',
+            name="Appointment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('mode', models.CharField(choices=[('in_person', 'In person'), ('video', 'Video visit')], default='in_person', max_length=10)),
-                ('status', models.CharField(choices=[('booked', 'Scheduled'), ('arrived', 'Checked in'), ('fulfilled', 'Completed'), ('cancelled', 'Cancelled'), ('noshow', 'Missed')], default='booked', max_length=10)),
-                ('reason', models.CharField(blank=True, max_length=500, verbose_name='reason for visit')),
-                ('booked_via', models.CharField(choices=[('self', 'Booked online'), ('desk', 'Booked by the scheduling desk'), ('request', 'Booked from your request'), ('waitlist', 'Moved to an earlier time'), ('reschedule', 'Rescheduled online'), ('import', 'Imported')], default='self', max_length=12)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('cancelled_at', models.DateTimeField(blank=True, null=True)),
-                ('cancel_reason', models.CharField(blank=True, max_length=300, verbose_name='reason for cancelling')),
-                ('arrived_at', models.DateTimeField(blank=True, null=True)),
-                ('source_id', models.CharField(blank=True, max_length=250)),
-                ('booked_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('campus', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='organization.campus')),
-                ('cancelled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='organization.department')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='appointments', to='patients.patient')),
-                ('practitioner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='organization.practitioner')),
-                ('rescheduled_from', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rescheduled_to', to='scheduling.appointment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("in_person", "In person"), ("video", "Video visit")],
+                        default="in_person",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("booked", "Scheduled"),
+                            ("arrived", "Checked in"),
+                            ("fulfilled", "Completed"),
+                            ("cancelled", "Cancelled"),
+                            ("noshow", "Missed"),
+                        ],
+                        default="booked",
+                        max_length=10,
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, max_length=500, verbose_name="reason for visit")),
+                (
+                    "booked_via",
+                    models.CharField(
+                        choices=[
+                            ("self", "Booked online"),
+                            ("desk", "Booked by the scheduling desk"),
+                            ("request", "Booked from your request"),
+                            ("waitlist", "Moved to an earlier time"),
+                            ("reschedule", "Rescheduled online"),
+                            ("import", "Imported"),
+                        ],
+                        default="self",
+                        max_length=12,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("cancelled_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "cancel_reason",
+                    models.CharField(blank=True, max_length=300, verbose_name="reason for cancelling"),
+                ),
+                ("arrived_at", models.DateTimeField(blank=True, null=True)),
+                ("source_id", models.CharField(blank=True, max_length=250)),
+                (
+                    "booked_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "cancelled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="organization.department",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="appointments",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointments",
+                        to="organization.practitioner",
+                    ),
+                ),
+                (
+                    "rescheduled_from",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="rescheduled_to",
+                        to="scheduling.appointment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['starts_at', 'id'],
+                "ordering": ["starts_at", "id"],
+                "indexes": [
+                    models.Index(fields=["patient", "starts_at"], name="appt_by_patient"),
+                    models.Index(fields=["campus", "starts_at"], name="appt_by_campus_day"),
+                    models.Index(fields=["practitioner", "starts_at"], name="appt_by_clinician"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("ends_at__gt", models.F("starts_at"))),
+                        name="appt_ends_after_start",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PatientNotice',
+            name="PatientNotice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('late', 'Running late'), ('cannot_come', 'Cannot come')], max_length=12)),
-                ('minutes_late', models.PositiveSmallIntegerField(blank=True, null=True, validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(120)])),
-                ('note', models.CharField(blank=True, max_length=500, verbose_name='note')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('appointment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notices', to='scheduling.appointment')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("late", "Running late"), ("cannot_come", "Cannot come")], max_length=12
+                    ),
+                ),
+                (
+                    "minutes_late",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        null=True,
+                        validators=[
+                            django.core.validators.MinValueValidator(5),
+                            django.core.validators.MaxValueValidator(120),
+                        ],
+                    ),
+                ),
+                ("note", models.CharField(blank=True, max_length=500, verbose_name="note")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="notices",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PreCheckIn',
+            name="PreCheckIn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('demographics_confirmed_at', models.DateTimeField(blank=True, null=True)),
-                ('medications_reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('allergies_reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('insurance_reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('medication_changes', models.TextField(blank=True, max_length=2000, verbose_name='changes to your medications')),
-                ('allergy_changes', models.TextField(blank=True, max_length=2000, verbose_name='changes to your allergies')),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('appointment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='pre_check_in', to='scheduling.appointment')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("demographics_confirmed_at", models.DateTimeField(blank=True, null=True)),
+                ("medications_reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("allergies_reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("insurance_reviewed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "medication_changes",
+                    models.TextField(blank=True, max_length=2000, verbose_name="changes to your medications"),
+                ),
+                (
+                    "allergy_changes",
+                    models.TextField(blank=True, max_length=2000, verbose_name="changes to your allergies"),
+                ),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "appointment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pre_check_in",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ScheduleTemplate',
+            name="ScheduleTemplate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('weekday', models.PositiveSmallIntegerField(choices=[(0, 'Monday'), (1, 'Tuesday'), (2, 'Wednesday'), (3, 'Thursday'), (4, 'Friday'), (5, 'Saturday'), (6, 'Sunday')], verbose_name='weekday')),
-                ('starts', models.TimeField(verbose_name='starts (campus time)')),
-                ('ends', models.TimeField(verbose_name='ends (campus time)')),
-                ('slot_minutes', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(240)], verbose_name='slot length (minutes)')),
-                ('valid_from', models.DateField(verbose_name='from')),
-                ('valid_until', models.DateField(blank=True, null=True, verbose_name='until')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('campus', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='schedule_templates', to='organization.campus')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='schedule_templates', to='organization.department')),
-                ('practitioner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='schedule_templates', to='organization.practitioner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "weekday",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (0, "Monday"),
+                            (1, "Tuesday"),
+                            (2, "Wednesday"),
+                            (3, "Thursday"),
+                            (4, "Friday"),
+                            (5, "Saturday"),
+                            (6, "Sunday"),
+                        ],
+                        verbose_name="weekday",
+                    ),
+                ),
+                ("starts", models.TimeField(verbose_name="starts (campus time)")),
+                ("ends", models.TimeField(verbose_name="ends (campus time)")),
+                (
+                    "slot_minutes",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(5),
+                            django.core.validators.MaxValueValidator(240),
+                        ],
+                        verbose_name="slot length (minutes)",
+                    ),
+                ),
+                ("valid_from", models.DateField(verbose_name="from")),
+                ("valid_until", models.DateField(blank=True, null=True, verbose_name="until")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="schedule_templates",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="schedule_templates",
+                        to="organization.department",
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="schedule_templates",
+                        to="organization.practitioner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['practitioner', 'weekday', 'starts'],
+                "ordering": ["practitioner", "weekday", "starts"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("ends__gt", models.F("starts"))), name="session_ends_after_start"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("valid_until__isnull", True),
+                            ("valid_until__gte", models.F("valid_from")),
+                            _connector="OR",
+                        ),
+                        name="session_valid_range",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Slot',
+            name="Slot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('starts_at', models.DateTimeField()),
-                ('ends_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('open', 'Open'), ('booked', 'Booked'), ('blocked', 'Blocked')], default='open', max_length=10)),
-                ('held_until', models.DateTimeField(blank=True, null=True)),
-                ('campus', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='slots', to='organization.campus')),
-                ('department', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='slots', to='organization.department')),
-                ('practitioner', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='slots', to='organization.practitioner')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='slots', to='scheduling.scheduletemplate')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("starts_at", models.DateTimeField()),
+                ("ends_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("booked", "Booked"), ("blocked", "Blocked")],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("held_until", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="slots",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="slots",
+                        to="organization.department",
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="slots",
+                        to="organization.practitioner",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="slots",
+                        to="scheduling.scheduletemplate",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['starts_at', 'id'],
+                "ordering": ["starts_at", "id"],
+                "indexes": [
+                    models.Index(fields=["campus", "department", "status", "starts_at"], name="slot_search"),
+                    models.Index(fields=["practitioner", "status", "starts_at"], name="slot_by_clinician"),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("practitioner", "starts_at"), name="one_slot_per_clinician_start"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("ends_at__gt", models.F("starts_at"))),
+                        name="slot_ends_after_start",
+                    ),
+                ],
             },
         ),
         migrations.AddField(
-            model_name='appointment',
-            name='slot',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='scheduling.slot'),
+            model_name="appointment",
+            name="slot",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="appointments",
+                to="scheduling.slot",
+            ),
         ),
         migrations.CreateModel(
-            name='VisitType',
+            name="VisitType",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('description', models.TextField(blank=True, verbose_name='description for patients')),
-                ('duration_minutes', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(5), django.core.validators.MaxValueValidator(480)], verbose_name='duration (minutes)')),
-                ('mode', models.CharField(choices=[('in_person', 'In person'), ('video', 'Video visit')], default='in_person', max_length=10, verbose_name='how it happens')),
-                ('self_schedulable', models.BooleanField(default=False, verbose_name='patients may book it themselves')),
-                ('established_only', models.BooleanField(default=False, verbose_name='only for patients already seen by the department')),
-                ('preparation', models.TextField(blank=True, verbose_name='how to prepare')),
-                ('active', models.BooleanField(default=True)),
-                ('consent_forms', models.ManyToManyField(blank=True, related_name='visit_types', to='scheduling.consentform')),
-                ('department', models.ForeignKey(blank=True, help_text='Empty for a visit any department offers, such as a vaccine.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='visit_types', to='organization.department')),
-                ('questionnaires', models.ManyToManyField(blank=True, related_name='visit_types', to='scheduling.questionnaire')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                ("description", models.TextField(blank=True, verbose_name="description for patients")),
+                (
+                    "duration_minutes",
+                    models.PositiveSmallIntegerField(
+                        validators=[
+                            django.core.validators.MinValueValidator(5),
+                            django.core.validators.MaxValueValidator(480),
+                        ],
+                        verbose_name="duration (minutes)",
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        choices=[("in_person", "In person"), ("video", "Video visit")],
+                        default="in_person",
+                        max_length=10,
+                        verbose_name="how it happens",
+                    ),
+                ),
+                (
+                    "self_schedulable",
+                    models.BooleanField(default=False, verbose_name="patients may book it themselves"),
+                ),
+                (
+                    "established_only",
+                    models.BooleanField(
+                        default=False, verbose_name="only for patients already seen by the department"
+                    ),
+                ),
+                ("preparation", models.TextField(blank=True, verbose_name="how to prepare")),
+                ("active", models.BooleanField(default=True)),
+                (
+                    "consent_forms",
+                    models.ManyToManyField(
+                        blank=True, related_name="visit_types", to="scheduling.consentform"
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty for a visit any department offers, such as a vaccine.",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="visit_types",
+                        to="organization.department",
+                    ),
+                ),
+                (
+                    "questionnaires",
+                    models.ManyToManyField(
+                        blank=True, related_name="visit_types", to="scheduling.questionnaire"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.AddField(
-            model_name='scheduletemplate',
-            name='visit_types',
-            field=models.ManyToManyField(related_name='schedule_templates', to='scheduling.visittype'),
+            model_name="scheduletemplate",
+            name="visit_types",
+            field=models.ManyToManyField(related_name="schedule_templates", to="scheduling.visittype"),
         ),
         migrations.CreateModel(
-            name='AppointmentRequest',
+            name="AppointmentRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mode', models.CharField(blank=True, choices=[('in_person', 'In person'), ('video', 'Video visit')], max_length=10, verbose_name='visit type')),
-                ('reason', models.TextField(max_length=2000, verbose_name='reason for the visit')),
-                ('earliest_date', models.DateField(blank=True, null=True, verbose_name='earliest date')),
-                ('latest_date', models.DateField(blank=True, null=True, verbose_name='latest date')),
-                ('time_of_day', models.CharField(choices=[('any', 'Any time'), ('morning', 'Mornings'), ('afternoon', 'Afternoons')], default='any', max_length=10, verbose_name='preferred time of day')),
-                ('availability_notes', models.CharField(blank=True, max_length=500, verbose_name='other availability notes')),
-                ('referred_by', models.CharField(blank=True, max_length=200, verbose_name='referring clinician or organisation')),
-                ('referral_details', models.TextField(blank=True, max_length=2000, verbose_name='referral details')),
-                ('status', models.CharField(choices=[('submitted', 'Waiting for the scheduling desk'), ('offered', 'Times offered: choose one'), ('booked', 'Booked'), ('declined', 'Declined'), ('withdrawn', 'Withdrawn')], default='submitted', max_length=10)),
-                ('desk_reply', models.TextField(blank=True, max_length=2000, verbose_name='reply from the scheduling desk')),
-                ('handled_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('appointment', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='request', to='scheduling.appointment')),
-                ('campus', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointment_requests', to='organization.campus')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('department', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='appointment_requests', to='organization.department')),
-                ('handled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='appointment_requests', to='patients.patient')),
-                ('practitioner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='appointment_requests', to='organization.practitioner')),
-                ('visit_type', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='appointment_requests', to='scheduling.visittype')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "mode",
+                    models.CharField(
+                        blank=True,
+                        choices=[("in_person", "In person"), ("video", "Video visit")],
+                        max_length=10,
+                        verbose_name="visit type",
+                    ),
+                ),
+                ("reason", models.TextField(max_length=2000, verbose_name="reason for the visit")),
+                ("earliest_date", models.DateField(blank=True, null=True, verbose_name="earliest date")),
+                ("latest_date", models.DateField(blank=True, null=True, verbose_name="latest date")),
+                (
+                    "time_of_day",
+                    models.CharField(
+                        choices=[("any", "Any time"), ("morning", "Mornings"), ("afternoon", "Afternoons")],
+                        default="any",
+                        max_length=10,
+                        verbose_name="preferred time of day",
+                    ),
+                ),
+                (
+                    "availability_notes",
+                    models.CharField(blank=True, max_length=500, verbose_name="other availability notes"),
+                ),
+                (
+                    "referred_by",
+                    models.CharField(
+                        blank=True, max_length=200, verbose_name="referring clinician or organisation"
+                    ),
+                ),
+                (
+                    "referral_details",
+                    models.TextField(blank=True, max_length=2000, verbose_name="referral details"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("submitted", "Waiting for the scheduling desk"),
+                            ("offered", "Times offered: choose one"),
+                            ("booked", "Booked"),
+                            ("declined", "Declined"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="submitted",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "desk_reply",
+                    models.TextField(
+                        blank=True, max_length=2000, verbose_name="reply from the scheduling desk"
+                    ),
+                ),
+                ("handled_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "appointment",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="request",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "campus",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointment_requests",
+                        to="organization.campus",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "department",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="appointment_requests",
+                        to="organization.department",
+                    ),
+                ),
+                (
+                    "handled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="appointment_requests",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="appointment_requests",
+                        to="organization.practitioner",
+                    ),
+                ),
+                (
+                    "visit_type",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="appointment_requests",
+                        to="scheduling.visittype",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["campus", "status", "created_at"], name="request_queue"),
+                    models.Index(fields=["patient", "created_at"], name="request_by_patient"),
+                ],
             },
         ),
         migrations.AddField(
-            model_name='appointment',
-            name='visit_type',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='appointments', to='scheduling.visittype'),
+            model_name="appointment",
+            name="visit_type",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="appointments",
+                to="scheduling.visittype",
+            ),
         ),
         migrations.CreateModel(
-            name='WaitlistEntry',
+            name="WaitlistEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('any_clinician', models.BooleanField(default=False, verbose_name='any clinician in the same department at this campus')),
-                ('earliest_date', models.DateField(blank=True, null=True, verbose_name='not before')),
-                ('status', models.CharField(choices=[('active', 'Waiting for an earlier time'), ('fulfilled', 'Moved earlier'), ('cancelled', 'Stopped')], default='active', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('appointment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='waitlist_entries', to='scheduling.appointment')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='waitlist_entries', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "any_clinician",
+                    models.BooleanField(
+                        default=False, verbose_name="any clinician in the same department at this campus"
+                    ),
+                ),
+                ("earliest_date", models.DateField(blank=True, null=True, verbose_name="not before")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Waiting for an earlier time"),
+                            ("fulfilled", "Moved earlier"),
+                            ("cancelled", "Stopped"),
+                        ],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="waitlist_entries",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="waitlist_entries",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
+                "indexes": [models.Index(fields=["status", "created_at"], name="waitlist_queue")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "active")),
+                        fields=("appointment",),
+                        name="one_active_waitlist_per_appt",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SlotOffer',
+            name="SlotOffer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('request', 'Offered by the scheduling desk'), ('waitlist', 'Earlier time')], max_length=10)),
-                ('status', models.CharField(choices=[('open', 'Waiting for your answer'), ('accepted', 'Accepted'), ('declined', 'Declined'), ('expired', 'Expired'), ('withdrawn', 'No longer available')], default='open', max_length=10)),
-                ('expires_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('responded_at', models.DateTimeField(blank=True, null=True)),
-                ('appointment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='scheduling.appointment')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='slot_offers', to='patients.patient')),
-                ('request', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='offers', to='scheduling.appointmentrequest')),
-                ('slot', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='offers', to='scheduling.slot')),
-                ('visit_type', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='scheduling.visittype')),
-                ('waitlist_entry', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='offers', to='scheduling.waitlistentry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("request", "Offered by the scheduling desk"), ("waitlist", "Earlier time")],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Waiting for your answer"),
+                            ("accepted", "Accepted"),
+                            ("declined", "Declined"),
+                            ("expired", "Expired"),
+                            ("withdrawn", "No longer available"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("expires_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("responded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="slot_offers",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "request",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="offers",
+                        to="scheduling.appointmentrequest",
+                    ),
+                ),
+                (
+                    "slot",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="offers",
+                        to="scheduling.slot",
+                    ),
+                ),
+                (
+                    "visit_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="scheduling.visittype",
+                    ),
+                ),
+                (
+                    "waitlist_entry",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="offers",
+                        to="scheduling.waitlistentry",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['slot__starts_at', 'id'],
+                "ordering": ["slot__starts_at", "id"],
+                "indexes": [models.Index(fields=["status", "expires_at"], name="offer_expiry")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status", "open")),
+                        fields=("slot", "patient"),
+                        name="one_open_offer_per_slot_patient",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ConsentSignature',
+            name="ConsentSignature",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('form_version', models.CharField(max_length=20)),
-                ('signed_name', models.CharField(max_length=200, verbose_name='full name')),
-                ('signer_role', models.CharField(help_text='patient, or how the signer acts for them', max_length=20)),
-                ('signed_at', models.DateTimeField(auto_now_add=True)),
-                ('appointment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='consent_signatures', to='scheduling.appointment')),
-                ('form', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='signatures', to='scheduling.consentform')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consent_signatures', to='patients.patient')),
-                ('signed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("form_version", models.CharField(max_length=20)),
+                ("signed_name", models.CharField(max_length=200, verbose_name="full name")),
+                (
+                    "signer_role",
+                    models.CharField(help_text="patient, or how the signer acts for them", max_length=20),
+                ),
+                ("signed_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="consent_signatures",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "form",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="signatures",
+                        to="scheduling.consentform",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="consent_signatures",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "signed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-signed_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('appointment', 'form'), name='one_signature_per_visit_form')],
+                "ordering": ["-signed_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("appointment", "form"), name="one_signature_per_visit_form"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='QuestionnaireAnswers',
+            name="QuestionnaireAnswers",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('questionnaire_version', models.CharField(max_length=20)),
-                ('status', models.CharField(choices=[('in-progress', 'Started'), ('completed', 'Completed')], default='in-progress', max_length=12)),
-                ('items', models.JSONField(default=list)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('appointment', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='questionnaire_answers', to='scheduling.appointment')),
-                ('authored_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='questionnaire_answers', to='patients.patient')),
-                ('questionnaire', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='answers', to='scheduling.questionnaire')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("questionnaire_version", models.CharField(max_length=20)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("in-progress", "Started"), ("completed", "Completed")],
+                        default="in-progress",
+                        max_length=12,
+                    ),
+                ),
+                ("items", models.JSONField(default=list)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "appointment",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="questionnaire_answers",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "authored_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="questionnaire_answers",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "questionnaire",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="answers",
+                        to="scheduling.questionnaire",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-updated_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('appointment', 'questionnaire'), name='one_answer_set_per_visit')],
+                "ordering": ["-updated_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("appointment", "questionnaire"), name="one_answer_set_per_visit"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ScheduleBlock',
+            name="ScheduleBlock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('leave', 'Leave'), ('meeting', 'Meeting or admin time'), ('closed', 'Clinic closed'), ('other', 'Other')], default='leave', max_length=10, verbose_name='kind')),
-                ('starts_at', models.DateTimeField(verbose_name='starts')),
-                ('ends_at', models.DateTimeField(verbose_name='ends')),
-                ('reason', models.CharField(blank=True, max_length=200, verbose_name='reason')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('practitioner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='schedule_blocks', to='organization.practitioner')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("leave", "Leave"),
+                            ("meeting", "Meeting or admin time"),
+                            ("closed", "Clinic closed"),
+                            ("other", "Other"),
+                        ],
+                        default="leave",
+                        max_length=10,
+                        verbose_name="kind",
+                    ),
+                ),
+                ("starts_at", models.DateTimeField(verbose_name="starts")),
+                ("ends_at", models.DateTimeField(verbose_name="ends")),
+                ("reason", models.CharField(blank=True, max_length=200, verbose_name="reason")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "practitioner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="schedule_blocks",
+                        to="organization.practitioner",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['starts_at'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='block_ends_after_start')],
+                "ordering": ["starts_at"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("ends_at__gt", models.F("starts_at"))),
+                        name="block_ends_after_start",
+                    )
+                ],
             },
         ),
-        migrations.AddIndex(
-            model_name='slot',
-            index=models.Index(fields=['campus', 'department', 'status', 'starts_at'], name='slot_search'),
-        ),
-        migrations.AddIndex(
-            model_name='slot',
-            index=models.Index(fields=['practitioner', 'status', 'starts_at'], name='slot_by_clinician'),
-        ),
         migrations.AddConstraint(
-            model_name='slot',
-            constraint=models.UniqueConstraint(fields=('practitioner', 'starts_at'), name='one_slot_per_clinician_start'),
-        ),
-        migrations.AddConstraint(
-            model_name='slot',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='slot_ends_after_start'),
-        ),
-        migrations.AddConstraint(
-            model_name='scheduletemplate',
-            constraint=models.CheckConstraint(condition=models.Q(('ends__gt', models.F('starts'))), name='session_ends_after_start'),
-        ),
-        migrations.AddConstraint(
-            model_name='scheduletemplate',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_until__isnull', True), ('valid_until__gte', models.F('valid_from')), _connector='OR'), name='session_valid_range'),
-        ),
-        migrations.AddIndex(
-            model_name='appointmentrequest',
-            index=models.Index(fields=['campus', 'status', 'created_at'], name='request_queue'),
-        ),
-        migrations.AddIndex(
-            model_name='appointmentrequest',
-            index=models.Index(fields=['patient', 'created_at'], name='request_by_patient'),
-        ),
-        migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['patient', 'starts_at'], name='appt_by_patient'),
-        ),
-        migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['campus', 'starts_at'], name='appt_by_campus_day'),
-        ),
-        migrations.AddIndex(
-            model_name='appointment',
-            index=models.Index(fields=['practitioner', 'starts_at'], name='appt_by_clinician'),
-        ),
-        migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['booked', 'arrived', 'fulfilled', 'noshow'])), fields=('slot',), name='one_appointment_per_slot'),
-        ),
-        migrations.AddConstraint(
-            model_name='appointment',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='appt_ends_after_start'),
-        ),
-        migrations.AddIndex(
-            model_name='waitlistentry',
-            index=models.Index(fields=['status', 'created_at'], name='waitlist_queue'),
-        ),
-        migrations.AddConstraint(
-            model_name='waitlistentry',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'active')), fields=('appointment',), name='one_active_waitlist_per_appt'),
-        ),
-        migrations.AddIndex(
-            model_name='slotoffer',
-            index=models.Index(fields=['status', 'expires_at'], name='offer_expiry'),
-        ),
-        migrations.AddConstraint(
-            model_name='slotoffer',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'open')), fields=('slot', 'patient'), name='one_open_offer_per_slot_patient'),
+            model_name="appointment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["booked", "arrived", "fulfilled", "noshow"])),
+                fields=("slot",),
+                name="one_appointment_per_slot",
+            ),
         ),
     ]

@@ -6,73 +6,189 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('patients', '0004_communicationpreference_email_kinds_and_more'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
-        migrations.swappable_dependency(settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL),
-        migrations.swappable_dependency(settings.OAUTH2_PROVIDER_APPLICATION_MODEL),
-        migrations.swappable_dependency(settings.OAUTH2_PROVIDER_GRANT_MODEL),
+        ("accounts", "__first__"),
+        ("oauth2_provider", "__first__"),
+        ("oauth2_provider", "__first__"),
+        ("oauth2_provider", "__first__"),
+        ("patients", "0004_communicationpreference_email_kinds_and_more"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AppRegistration',
+            name="AppRegistration",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='app name')),
-                ('description', models.TextField(max_length=2000, verbose_name='what the app does')),
-                ('homepage', models.URLField(max_length=300, verbose_name='website')),
-                ('redirect_uris', models.TextField(help_text='One per line; matched exactly.', verbose_name='redirect URIs')),
-                ('client_type', models.CharField(choices=[('public', 'Public (runs on a phone or in a browser; no secret)'), ('confidential', 'Confidential (runs on a server that keeps a secret)')], max_length=12, verbose_name='client type')),
-                ('status', models.CharField(choices=[('pending', 'Waiting for approval'), ('approved', 'Approved'), ('rejected', 'Rejected')], default='pending', max_length=10)),
-                ('reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('review_note', models.TextField(blank=True, max_length=2000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('application', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='registration', to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL)),
-                ('developer', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, verbose_name="app name")),
+                ("description", models.TextField(max_length=2000, verbose_name="what the app does")),
+                ("homepage", models.URLField(max_length=300, verbose_name="website")),
+                (
+                    "redirect_uris",
+                    models.TextField(
+                        help_text="One per line; matched exactly.", verbose_name="redirect URIs"
+                    ),
+                ),
+                (
+                    "client_type",
+                    models.CharField(
+                        choices=[
+                            ("public", "Public (runs on a phone or in a browser; no secret)"),
+                            ("confidential", "Confidential (runs on a server that keeps a secret)"),
+                        ],
+                        max_length=12,
+                        verbose_name="client type",
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for approval"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("reviewed_at", models.DateTimeField(blank=True, null=True)),
+                ("review_note", models.TextField(blank=True, max_length=2000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "application",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="registration",
+                        to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+                    ),
+                ),
+                (
+                    "developer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PatientAuthorization',
+            name="PatientAuthorization",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scopes', models.TextField(help_text='Space-separated SMART scopes granted.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='authorizations', to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='app_authorizations', to='patients.patient')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("scopes", models.TextField(help_text="Space-separated SMART scopes granted.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="authorizations",
+                        to=settings.OAUTH2_PROVIDER_APPLICATION_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="app_authorizations",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [models.Index(fields=["user", "revoked_at"], name="smart_auth_by_user")],
             },
         ),
         migrations.CreateModel(
-            name='GrantBinding',
+            name="GrantBinding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('grant', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.OAUTH2_PROVIDER_GRANT_MODEL)),
-                ('authorization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='smart.patientauthorization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "grant",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.OAUTH2_PROVIDER_GRANT_MODEL,
+                    ),
+                ),
+                (
+                    "authorization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="smart.patientauthorization",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TokenBinding',
+            name="TokenBinding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('access_token', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='binding', to=settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL)),
-                ('authorization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tokens', to='smart.patientauthorization')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "access_token",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="binding",
+                        to=settings.OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL,
+                    ),
+                ),
+                (
+                    "authorization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tokens",
+                        to="smart.patientauthorization",
+                    ),
+                ),
             ],
-        ),
-        migrations.AddIndex(
-            model_name='patientauthorization',
-            index=models.Index(fields=['user', 'revoked_at'], name='smart_auth_by_user'),
         ),
     ]

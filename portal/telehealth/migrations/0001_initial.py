@@ -6,168 +6,441 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('billing', '0004_confidential_services'),
-        ('messaging', '0003_message_sent_once'),
-        ('organization', '0001_initial'),
-        ('patients', '0004_communicationpreference_email_kinds_and_more'),
-        ('records', '0003_import_batch_dicom'),
-        ('scheduling', '0002_referral_wording'),
-        migrations.swappable_dependency(settings.AUTH_USER_MODEL),
+        ("accounts", "__first__"),
+        ("billing", "0004_confidential_services"),
+        ("messaging", "0003_message_sent_once"),
+        ("organization", "0001_initial"),
+        ("patients", "0004_communicationpreference_email_kinds_and_more"),
+        ("records", "0003_import_batch_dicom"),
+        ("scheduling", "0002_referral_wording"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EVisitCondition',
+            name="EVisitCondition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(unique=True)),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('description', models.TextField(max_length=1000, verbose_name='what it covers')),
-                ('red_flags', models.JSONField(blank=True, default=list, verbose_name='red-flag answers')),
-                ('asks_for_photos', models.BooleanField(default=False, verbose_name='ask for photos')),
-                ('min_age', models.PositiveSmallIntegerField(default=0, verbose_name='youngest patient (years)')),
-                ('active', models.BooleanField(default=True)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('price_item', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='evisit_conditions', to='billing.priceitem')),
-                ('questionnaire', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='evisit_conditions', to='scheduling.questionnaire')),
-                ('review_team', models.ForeignKey(help_text='The clinicians who answer these e-visits.', on_delete=django.db.models.deletion.PROTECT, related_name='evisit_conditions', to='organization.careteam')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(unique=True)),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                ("description", models.TextField(max_length=1000, verbose_name="what it covers")),
+                ("red_flags", models.JSONField(blank=True, default=list, verbose_name="red-flag answers")),
+                ("asks_for_photos", models.BooleanField(default=False, verbose_name="ask for photos")),
+                (
+                    "min_age",
+                    models.PositiveSmallIntegerField(default=0, verbose_name="youngest patient (years)"),
+                ),
+                ("active", models.BooleanField(default=True)),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "price_item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="evisit_conditions",
+                        to="billing.priceitem",
+                    ),
+                ),
+                (
+                    "questionnaire",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="evisit_conditions",
+                        to="scheduling.questionnaire",
+                    ),
+                ),
+                (
+                    "review_team",
+                    models.ForeignKey(
+                        help_text="The clinicians who answer these e-visits.",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="evisit_conditions",
+                        to="organization.careteam",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'name'],
+                "ordering": ["position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='EVisit',
+            name="EVisit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('draft', 'Not sent yet'), ('stopped', 'Stopped: needs urgent care'), ('submitted', 'Waiting for a clinician'), ('in_review', 'A clinician is reviewing it'), ('completed', 'Answered'), ('redirected', 'Needs a visit instead'), ('withdrawn', 'Withdrawn')], default='draft', max_length=12)),
-                ('answers', models.JSONField(default=list)),
-                ('red_flag_advice', models.CharField(blank=True, choices=[('emergency', 'Call the emergency number now'), ('urgent', 'Go to urgent care today')], max_length=10)),
-                ('red_flag_message', models.CharField(blank=True, max_length=500)),
-                ('price_cents', models.BigIntegerField(help_text='The price the patient saw before sending it.')),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('assessment', models.TextField(blank=True, max_length=4000, verbose_name='assessment')),
-                ('plan', models.TextField(blank=True, max_length=4000, verbose_name='plan')),
-                ('replied_at', models.DateTimeField(blank=True, null=True)),
-                ('withdrawn_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('medication', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='records.medication')),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='evisits', to='patients.patient')),
-                ('referral', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='messaging.referral')),
-                ('reviewer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('service_line', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='billing.serviceline')),
-                ('started_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('condition', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='evisits', to='telehealth.evisitcondition')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Not sent yet"),
+                            ("stopped", "Stopped: needs urgent care"),
+                            ("submitted", "Waiting for a clinician"),
+                            ("in_review", "A clinician is reviewing it"),
+                            ("completed", "Answered"),
+                            ("redirected", "Needs a visit instead"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="draft",
+                        max_length=12,
+                    ),
+                ),
+                ("answers", models.JSONField(default=list)),
+                (
+                    "red_flag_advice",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("emergency", "Call the emergency number now"),
+                            ("urgent", "Go to urgent care today"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("red_flag_message", models.CharField(blank=True, max_length=500)),
+                (
+                    "price_cents",
+                    models.BigIntegerField(help_text="The price the patient saw before sending it."),
+                ),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("assessment", models.TextField(blank=True, max_length=4000, verbose_name="assessment")),
+                ("plan", models.TextField(blank=True, max_length=4000, verbose_name="plan")),
+                ("replied_at", models.DateTimeField(blank=True, null=True)),
+                ("withdrawn_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "medication",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="records.medication",
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="evisits",
+                        to="patients.patient",
+                    ),
+                ),
+                (
+                    "referral",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="messaging.referral",
+                    ),
+                ),
+                (
+                    "reviewer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "service_line",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="billing.serviceline",
+                    ),
+                ),
+                (
+                    "started_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "condition",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="evisits",
+                        to="telehealth.evisitcondition",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
+                "indexes": [
+                    models.Index(fields=["patient", "-created_at"], name="evisit_by_patient"),
+                    models.Index(fields=["status", "submitted_at"], name="evisit_queue"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='EVisitPhoto',
+            name="EVisitPhoto",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(upload_to='evisits/%Y/%m/')),
-                ('name', models.CharField(max_length=200)),
-                ('content_type', models.CharField(max_length=100)),
-                ('size', models.PositiveIntegerField()),
-                ('uploaded_at', models.DateTimeField(auto_now_add=True)),
-                ('evisit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='photos', to='telehealth.evisit')),
-                ('uploaded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(upload_to="evisits/%Y/%m/")),
+                ("name", models.CharField(max_length=200)),
+                ("content_type", models.CharField(max_length=100)),
+                ("size", models.PositiveIntegerField()),
+                ("uploaded_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "evisit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="photos",
+                        to="telehealth.evisit",
+                    ),
+                ),
+                (
+                    "uploaded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Participant',
+            name="Participant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('patient', 'Patient'), ('proxy', 'Family member or carer'), ('host', 'Clinician'), ('clinician', 'Second clinician'), ('interpreter', 'Interpreter')], max_length=12)),
-                ('status', models.CharField(choices=[('invited', 'Invited'), ('waiting', 'In the waiting room'), ('admitted', 'In the visit'), ('left', 'Left'), ('removed', 'Invitation withdrawn')], max_length=10)),
-                ('display_name', models.CharField(max_length=200)),
-                ('session', models.CharField(blank=True, max_length=40)),
-                ('waiting_since', models.DateTimeField(blank=True, null=True)),
-                ('admitted_at', models.DateTimeField(blank=True, null=True)),
-                ('seen_by_host_at', models.DateTimeField(blank=True, null=True)),
-                ('last_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('left_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('admitted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('invited_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("patient", "Patient"),
+                            ("proxy", "Family member or carer"),
+                            ("host", "Clinician"),
+                            ("clinician", "Second clinician"),
+                            ("interpreter", "Interpreter"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("invited", "Invited"),
+                            ("waiting", "In the waiting room"),
+                            ("admitted", "In the visit"),
+                            ("left", "Left"),
+                            ("removed", "Invitation withdrawn"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("display_name", models.CharField(max_length=200)),
+                ("session", models.CharField(blank=True, max_length=40)),
+                ("waiting_since", models.DateTimeField(blank=True, null=True)),
+                ("admitted_at", models.DateTimeField(blank=True, null=True)),
+                ("seen_by_host_at", models.DateTimeField(blank=True, null=True)),
+                ("last_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("left_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "admitted_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "invited_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='VideoVisit',
+            name="VideoVisit",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('waiting', 'Not started'), ('in_progress', 'In progress'), ('ended', 'Ended')], default='waiting', max_length=12)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('appointment', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='video_visit', to='scheduling.appointment')),
-                ('ended_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("waiting", "Not started"),
+                            ("in_progress", "In progress"),
+                            ("ended", "Ended"),
+                        ],
+                        default="waiting",
+                        max_length=12,
+                    ),
+                ),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "appointment",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="video_visit",
+                        to="scheduling.appointment",
+                    ),
+                ),
+                (
+                    "ended_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Signal',
+            name="Signal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sender_session', models.CharField(max_length=40)),
-                ('recipient_session', models.CharField(max_length=40)),
-                ('kind', models.CharField(choices=[('description', 'description'), ('candidate', 'candidate')], max_length=12)),
-                ('payload', models.JSONField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('recipient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='inbox', to='telehealth.participant')),
-                ('sender', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='telehealth.participant')),
-                ('visit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='signals', to='telehealth.videovisit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sender_session", models.CharField(max_length=40)),
+                ("recipient_session", models.CharField(max_length=40)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("description", "description"), ("candidate", "candidate")], max_length=12
+                    ),
+                ),
+                ("payload", models.JSONField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="inbox",
+                        to="telehealth.participant",
+                    ),
+                ),
+                (
+                    "sender",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="telehealth.participant",
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="signals",
+                        to="telehealth.videovisit",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
+                "indexes": [
+                    models.Index(fields=["recipient", "recipient_session", "id"], name="signal_inbox")
+                ],
             },
         ),
         migrations.AddField(
-            model_name='participant',
-            name='visit',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='participants', to='telehealth.videovisit'),
+            model_name="participant",
+            name="visit",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="participants",
+                to="telehealth.videovisit",
+            ),
         ),
         migrations.CreateModel(
-            name='ChatLine',
+            name="ChatLine",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('body', models.TextField(max_length=1000)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('sender', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='telehealth.participant')),
-                ('visit', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chat', to='telehealth.videovisit')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("body", models.TextField(max_length=1000)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "sender",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="telehealth.participant",
+                    ),
+                ),
+                (
+                    "visit",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="chat",
+                        to="telehealth.videovisit",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
-        migrations.AddIndex(
-            model_name='evisit',
-            index=models.Index(fields=['patient', '-created_at'], name='evisit_by_patient'),
-        ),
-        migrations.AddIndex(
-            model_name='evisit',
-            index=models.Index(fields=['status', 'submitted_at'], name='evisit_queue'),
-        ),
-        migrations.AddIndex(
-            model_name='signal',
-            index=models.Index(fields=['recipient', 'recipient_session', 'id'], name='signal_inbox'),
-        ),
         migrations.AddConstraint(
-            model_name='participant',
-            constraint=models.UniqueConstraint(fields=('visit', 'user'), name='one_seat_per_person'),
+            model_name="participant",
+            constraint=models.UniqueConstraint(fields=("visit", "user"), name="one_seat_per_person"),
         ),
     ]
