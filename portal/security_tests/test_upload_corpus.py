@@ -45,7 +45,8 @@ from portal.telehealth.models import EVisit, EVisitPhoto
 from portal.telehealth.tests.support import cold_and_flu
 from portal.test import World, make_patient, make_user
 
-pytestmark = pytest.mark.django_db
+# Run in the SQLite phase only: file checks do not depend on the engine.
+pytestmark = [pytest.mark.django_db, pytest.mark.any_database]
 
 SERVABLE_TYPES = {"image/png", "image/jpeg", "application/pdf", "application/octet-stream"}
 # The messages lib/uploads.py gives; a refusal must show one of them (escaped as HTML).

@@ -27,6 +27,9 @@ from portal.accounts.models import User
 from portal.core.tests.untranslated import calendar_text, english_in, html_text, pdf_text, plain_text
 from portal.test import World
 
+# Run in the SQLite phase only: translations do not depend on the engine.
+pytestmark = pytest.mark.any_database
+
 # Where the patient side ends: staff, developer and machine endpoints are not for patients.
 NOT_PATIENT_FACING = (
     "/staff/",
