@@ -6,13 +6,32 @@ policy, in the staff workspace.
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 
 from portal.organization.models import Campus, CareTeam, Department, OpeningHours, Practitioner
 
 
+class LabelledTabularFormSet(BaseInlineFormSet[Any, Any, Any]):
+    """A tabular inline's cells named after their column.
+
+    The table shows each field's label once, in its header, and leaves the inputs in the rows
+    without a name of their own: an aria-label gives each input (the delete box too) one.
+    """
+
+    def add_fields(self, form: forms.ModelForm[Any], index: int | None) -> None:
+        super().add_fields(form, index)
+        for field in form.fields.values():
+            if field.label and not field.widget.is_hidden:
+                field.widget.attrs.setdefault("aria-label", str(field.label))
+
+
 class OpeningHoursInline(admin.TabularInline[OpeningHours, Campus]):
     model = OpeningHours
+    formset = LabelledTabularFormSet
     extra = 0
 
 
