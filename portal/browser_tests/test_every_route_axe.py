@@ -9,13 +9,11 @@ reason to be skipped is written down) the day it is added.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
 from django.conf import settings as django_settings
-from django.contrib.staticfiles import finders
 from playwright.sync_api import Browser, Page
 
 from portal.browser_tests.conftest import DESKTOP, TIMEOUT_MS, check_page, watch_console
@@ -85,13 +83,3 @@ def describe(found: Discovery) -> str:
     lines = [f"{name}: {', '.join(personas)}" for name, personas in sorted(found.routes.items())]
     lines += [f"{name}: not a page ({what})" for name, what in sorted(found.not_pages.items())]
     return "\n".join(lines)
-
-
-def test_the_admin_forms_css_is_djangos_without_its_import() -> None:
-    """portal/static/admin/css/forms.css stands in for Django's (its header says why): it must
-    come first and hold the same rules, so a Django upgrade that changes them fails here."""
-    ours, djangos = (Path(found) for found in finders.find("admin/css/forms.css", find_all=True)[:2])
-    assert ours.is_relative_to(Path(django_settings.BASE_DIR) / "portal" / "static")
-    first_line, _, rules = djangos.read_text().partition("\n")
-    assert first_line == "@import url('widgets.css');"
-    assert ours.read_text().endswith(rules)
