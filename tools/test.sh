@@ -45,14 +45,16 @@ if [ "$only" = "all" ]; then
   audit_dependencies
 
   echo "== tests on SQLite (with browser tests)"
-  $VENV/bin/pytest -n auto
+  # worksteal: a worker that runs out takes queued tests from the other, so one long test
+  # near the end does not leave a core idle.
+  $VENV/bin/pytest -n auto --dist worksteal
 fi
 
 echo "== tests on PostgreSQL"
 if $VENV/bin/python -m tools.services postgres "$PG_URL"; then
   # Browser tests and the engine-independent sweeps (marked any_database) ran in the SQLite
   # phase; on PostgreSQL they would only repeat the same verdicts at three times the cost.
-  DATABASE_URL=$PG_URL $VENV/bin/pytest -n auto -m "not browser and not any_database"
+  DATABASE_URL=$PG_URL $VENV/bin/pytest -n auto --dist worksteal -m "not browser and not any_database"
 else
   missing "PostgreSQL is not reachable at $PG_URL: PostgreSQL tests skipped"
 fi

@@ -17,7 +17,16 @@ from django.conf import settings as django_settings
 from playwright.sync_api import Browser, Page
 
 from portal.browser_tests.conftest import DESKTOP, TIMEOUT_MS, check_page, watch_console
-from portal.browser_tests.route_pages import PERSONAS, Discovery, discover, populate, signed_in_client
+from portal.browser_tests.route_pages import (
+    ADMIN_SAMPLE,
+    PERSONAS,
+    SKIPPED,
+    Discovery,
+    all_routes,
+    discover,
+    populate,
+    signed_in_client,
+)
 from portal.test import World
 
 pytestmark = pytest.mark.browser
@@ -83,3 +92,10 @@ def describe(found: Discovery) -> str:
     lines = [f"{name}: {', '.join(personas)}" for name, personas in sorted(found.routes.items())]
     lines += [f"{name}: not a page ({what})" for name, what in sorted(found.not_pages.items())]
     return "\n".join(lines)
+
+
+def test_every_sampled_admin_page_is_still_a_route() -> None:
+    """A renamed or unregistered model would otherwise drop out of the admin sample unnoticed."""
+    names = {route.name for route in all_routes()}
+    assert not set(ADMIN_SAMPLE) - names
+    assert not set(SKIPPED) - names, "route_pages.SKIPPED names routes that no longer exist"

@@ -45,8 +45,7 @@ from portal.telehealth.models import EVisit, EVisitPhoto
 from portal.telehealth.tests.support import cold_and_flu
 from portal.test import World, make_patient, make_user
 
-# Run in the SQLite phase only: file checks do not depend on the engine.
-pytestmark = [pytest.mark.django_db, pytest.mark.any_database]
+pytestmark = pytest.mark.django_db
 
 SERVABLE_TYPES = {"image/png", "image/jpeg", "application/pdf", "application/octet-stream"}
 # The messages lib/uploads.py gives; a refusal must show one of them (escaped as HTML).

@@ -495,7 +495,8 @@ def test_pages_that_only_read_never_open_a_billing_account(bw: BillingWorld) -> 
     assert not Account.objects.filter(patient=alice).exists()
     client = signed_in(bw.world.alice_user)
     text = client.get(reverse("billing:how_to_pay")).content.decode()
-    assert f"Write your account number <strong>{alice.clinic_number}</strong> on the check." in text
+    assert f"Write your clinic number <strong>{alice.clinic_number}</strong> on the check." in text
+    assert "Always give your clinic number" in text
     for name in ("billing:plans", "billing:plan_new"):
         response = client.get(reverse(name))
         assert response.status_code == 200
