@@ -14,7 +14,7 @@ from django.db import models
 from django.http import Http404, HttpRequest
 
 from portal.accounts.models import User
-from portal.billing import ledger
+from portal.billing import ledger, overview
 from portal.billing.models import Account
 from portal.patients.access import (
     PatientAccess,
@@ -43,9 +43,10 @@ def account_to_read(access: PatientAccess) -> Account:
     reference a payment can quote until an account number exists (the billing office finds
     patients by it).
     """
-    existing = Account.objects.filter(patient=access.patient).first()
     patient = access.patient
-    return existing or Account(patient=patient, number=patient.clinic_number, balance_cents=0)
+    return overview.account_of(patient) or Account(
+        patient=patient, number=patient.clinic_number, balance_cents=0
+    )
 
 
 def require_account_object(
