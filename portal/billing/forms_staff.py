@@ -164,7 +164,9 @@ class ChargeForm(SendOnceForm):
 
     def __init__(self, *args: Any, account: Account, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        recent = account.claims.order_by("-service_date", "-id").values_list("pk", flat=True)[:50]
+        # An account not yet saved (never billed) has no claims to pick from.
+        claims = account.claims.all() if account.pk else Claim.objects.none()
+        recent = claims.order_by("-service_date", "-id").values_list("pk", flat=True)[:50]
         self.fields["claim"].queryset = Claim.objects.filter(pk__in=list(recent)).order_by(  # type: ignore[attr-defined]
             "-service_date", "-id"
         )
@@ -278,6 +280,8 @@ class RejectCoverageForm(forms.Form):
 
 
 def unclaimed_lines(account: Account) -> QuerySet[ServiceLine]:
+    if not account.pk:  # never billed: nothing to claim
+        return ServiceLine.objects.none()
     return ServiceLine.objects.filter(account=account, claim__isnull=True).order_by("-service_date", "-id")
 
 

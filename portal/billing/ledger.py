@@ -100,7 +100,14 @@ def derived_balance(account: Account) -> int:
 
 
 def totals(account: Account) -> dict[str, int]:
-    """Charges, payments (patient and insurance), adjustments and refunds, in one query."""
+    """Charges, payments (patient and insurance), adjustments and refunds, in one query.
+
+    An account not yet saved (a stand-in for a patient never billed) has nothing on it.
+    """
+    if not account.pk:
+        return dict.fromkeys(
+            ("charges", "patient_payments", "insurance_payments", "adjustments", "refunds"), 0
+        )
     sums = LedgerEntry.objects.filter(account=account).aggregate(
         charges=Coalesce(Sum("amount_cents", filter=Q(kind=Kind.CHARGE)), 0),
         patient_payments=Coalesce(

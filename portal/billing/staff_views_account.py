@@ -10,9 +10,9 @@ the account's history.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
@@ -26,7 +26,7 @@ from portal.audit.log import Kind, record
 from portal.billing import ledger
 from portal.billing.access import billing_patients, require_billing_staff
 from portal.billing.forms_staff import AccountSearchForm
-from portal.billing.models import Account, Payment, ServiceLine
+from portal.billing.models import Account, Claim, LedgerEntry, Payment, PaymentPlan, ServiceLine, Statement
 from portal.billing.staff_access import works_in_billing
 from portal.billing.staff_actions import REFUNDABLE
 from portal.lib.money import plain_cents
@@ -35,6 +35,8 @@ from portal.patients.access import PatientAccess, record_read
 from portal.patients.models import Coverage, Patient
 from portal.staff.decorators import staff_page
 from portal.staff.search import search_patients
+
+M = TypeVar("M", bound=Model)
 
 SEARCH_LIMIT = 25
 QUEUE_SHOWN = 10
@@ -137,14 +139,30 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def account_with_guarantor(patient: Patient) -> Account:
+    """The patient's account, or an unsaved stand-in if they were never billed.
+
+    Looking is not a write: the stand-in has a zero balance, the clinic number as its
+    reference and nothing on it; the first action that posts to the account opens it
+    (`staff_actions.account_of_access`).
+    """
     found = Account.objects.select_related("guarantor_patient").filter(patient=patient).first()
-    return found or ledger.account_for(patient)
+    return found or Account(patient=patient, number=patient.clinic_number, guarantor_name=patient.full_name)
 
 
 def account_context(request: HttpRequest, access: PatientAccess) -> dict[str, Any]:
     """What every billing-office page about one account shows at its top."""
     patient = access.patient
     return {"access": access, "patient": patient, "account": account_with_guarantor(patient)}
+
+
+def rows_of(account: Account, queryset: QuerySet[M]) -> QuerySet[M]:
+    """The rows of `queryset` on the account (none for a stand-in that was never saved)."""
+    return queryset.filter(account=account) if account.pk else queryset.none()
+
+
+def saved(account: Account) -> Account | None:
+    """The account as an audit record names it (a stand-in has no row to name)."""
+    return account if account.pk else None
 
 
 def _payment_rows(payments: list[Payment]) -> list[dict[str, Any]]:
@@ -174,10 +192,14 @@ def account(request: HttpRequest, patient_id: int) -> HttpResponse:
     context = account_context(request, access)
     patient, account = context["patient"], context["account"]
     entries = keyset_page(
-        account.entries.select_related("posted_by"), request.GET.get("ledger", "")[:20], LEDGER_PAGE
+        rows_of(account, LedgerEntry.objects.select_related("posted_by")),
+        request.GET.get("ledger", "")[:20],
+        LEDGER_PAGE,
     )
     payments = keyset_page(
-        account.payments.prefetch_related("refunds"), request.GET.get("payments", "")[:20], PAYMENTS_PAGE
+        rows_of(account, Payment.objects.prefetch_related("refunds")),
+        request.GET.get("payments", "")[:20],
+        PAYMENTS_PAGE,
     )
     zone = patient.primary_campus.zone
     # Days at the patient's campus, as their statements count them.
@@ -185,25 +207,27 @@ def account(request: HttpRequest, patient_id: int) -> HttpResponse:
         entry.local_day = entry.posted_at.astimezone(zone).date()
     for payment in payments.items:
         payment.local_day = payment.created_at.astimezone(zone).date()
-    record_read(request, access, "billing.staff_account_view", obj=account)
+    record_read(request, access, "billing.staff_account_view", obj=saved(account))
     context.update(
         {
             "totals": ledger.totals(account),
-            "unbilled": ServiceLine.objects.filter(account=account, statement__isnull=True).count(),
-            "statements": list(account.statements.order_by("-issued_on", "-id")[:STATEMENTS_SHOWN]),
+            "unbilled": rows_of(account, ServiceLine.objects.filter(statement__isnull=True)).count(),
+            "statements": list(
+                rows_of(account, Statement.objects.order_by("-issued_on", "-id"))[:STATEMENTS_SHOWN]
+            ),
             "entries": entries,
             "payments": payments,
             "payment_rows": _payment_rows(payments.items),
             "plans": [
                 (plan, optional_url("staff_billing:plan", plan.pk))
-                for plan in account.plans.order_by("-created_at", "-id")[:PLANS_SHOWN]
+                for plan in rows_of(account, PaymentPlan.objects.order_by("-created_at", "-id"))[:PLANS_SHOWN]
             ],
             "coverages": list(
                 Coverage.objects.filter(patient=patient)
                 .select_related("benefits")
                 .order_by("priority", "-created_at", "-id")[:COVERAGES_SHOWN]
             ),
-            "claims": list(account.claims.order_by("-service_date", "-id")[:CLAIMS_SHOWN]),
+            "claims": list(rows_of(account, Claim.objects.order_by("-service_date", "-id"))[:CLAIMS_SHOWN]),
             "plan_new_url": optional_url("staff_billing:plan_new", patient.pk),
             "paged": bool(request.GET.get("ledger") or request.GET.get("payments")),
         }

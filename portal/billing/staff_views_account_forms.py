@@ -32,7 +32,7 @@ from portal.billing.forms_staff import (
 )
 from portal.billing.models import CoverageBenefits, Payment, PriceItem, Statement
 from portal.billing.staff_actions import BillingRefused, RefundWaiting
-from portal.billing.staff_views_account import account_context
+from portal.billing.staff_views_account import account_context, rows_of, saved
 from portal.lib.money import format_cents, plain_cents
 from portal.patients.access import PatientAccess, record_read, refuse
 from portal.patients.models import Coverage
@@ -52,7 +52,9 @@ def _page(
 ) -> HttpResponse:
     context = account_context(request, access)
     if request.method == "GET":
-        record_read(request, access, "billing.staff_account_view", obj=context["account"], page=template)
+        record_read(
+            request, access, "billing.staff_account_view", obj=saved(context["account"]), page=template
+        )
     context.update({"problem": problem, **extra})
     return render(request, f"billing/staff/{template}.html", context, status=status)
 
@@ -229,13 +231,13 @@ def statement(request: HttpRequest, patient_id: int) -> HttpResponse:
     access = require_billing_staff(request, patient_id)
     if request.method == "GET":
         account = account_context(request, access)["account"]
-        previous = Statement.objects.filter(account=account).order_by("-created_at", "-id").first()
+        previous = rows_of(account, Statement.objects.order_by("-created_at", "-id")).first()
         return _page(request, "statement", access, previous=previous)
     try:
         issued = staff_actions.do_issue_statement(Actor.from_request(request), access)
     except BillingRefused as refusal:
         account = account_context(request, access)["account"]
-        previous = Statement.objects.filter(account=account).order_by("-created_at", "-id").first()
+        previous = rows_of(account, Statement.objects.order_by("-created_at", "-id")).first()
         return _page(request, "statement", access, previous=previous, problem=refusal.message, status=400)
     return _done(
         request,

@@ -29,7 +29,8 @@ from portal.organization.models import Campus, CareTeam, Practitioner
 from portal.patients.access import decide
 from portal.patients.actions import communication_preference
 from portal.records.tests.support import make_medication
-from portal.scheduling.models import Slot, VisitType
+from portal.scheduling.models import Questionnaire, Slot, VisitType
+from portal.scheduling.questionnaires import layout_of
 from portal.scheduling.tests.support import local_moment, make_slot, scheduling_world
 from portal.telehealth.tests.support import video_appointment
 from portal.test import World
@@ -95,7 +96,28 @@ def form_arguments(world: World) -> dict[str, Any]:
         "medications": [make_medication(world.alice)],
         "states": {},
         "pharmacies": [make_pharmacy(world)],
+        # Pre-check-in: a questionnaire with one question of every kind the portal asks.
+        "layout": layout_of(Questionnaire(slug="hostile", items=EVERY_QUESTION_KIND)),
     }
+
+
+EVERY_QUESTION_KIND: list[dict[str, Any]] = [
+    {"linkId": "intro", "type": "display", "text": "About you"},
+    {"linkId": "name", "type": "string", "text": "Name", "required": True},
+    {"linkId": "story", "type": "text", "text": "Story"},
+    {"linkId": "smoker", "type": "boolean", "text": "Smoker"},
+    {
+        "linkId": "habits",
+        "type": "group",
+        "text": "Habits",
+        "item": [
+            {"linkId": "habits.drinks", "type": "integer", "text": "Drinks"},
+            {"linkId": "habits.weight", "type": "decimal", "text": "Weight"},
+        ],
+    },
+    {"linkId": "seen", "type": "date", "text": "Last seen"},
+    {"linkId": "pain", "type": "choice", "text": "Pain", "answerOption": [{"valueString": "None"}]},
+]
 
 
 def _is_named(parameter: inspect.Parameter) -> bool:

@@ -9,8 +9,8 @@ real view (where a value that passes the form can still break the action behind 
 from __future__ import annotations
 
 import importlib
-import inspect
 import pkgutil
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from allauth.core import context as allauth_context
 from django import forms
+from django.conf import settings as django_settings
 from django.http import QueryDict
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -69,26 +70,33 @@ def bob_unchanged(world: World) -> Iterator[World]:
 # --- Layer 1: the form classes ----------------------------------------------------------------
 
 
-def form_modules() -> list[str]:
-    """Every module under portal/ that defines forms: forms.py, forms_*.py, *_forms.py."""
-    names = []
-    for module in pkgutil.walk_packages(portal.__path__, "portal."):
-        last = module.name.rsplit(".", 1)[-1]
-        if ".tests" in module.name or "security_tests" in module.name:
-            continue
-        if last == "forms" or last.startswith("forms_") or last.endswith("_forms"):
-            names.append(module.name)
-    return sorted(names)
-
-
 def form_classes() -> list[type[forms.BaseForm]]:
-    found = []
-    for name in form_modules():
-        module = importlib.import_module(name)
-        for value in vars(module).values():
-            if inspect.isclass(value) and issubclass(value, forms.BaseForm) and value.__module__ == name:
-                found.append(value)
-    return found
+    """Every form class the portal defines, wherever it lives (views, helpers, admin modules).
+
+    Importing every portal module first means a form declared beside its view counts as
+    much as one in a forms module. Classes made inside functions (factories) are left to the
+    page layer below, which posts to them through their views.
+    """
+    importlib.import_module(django_settings.ROOT_URLCONF)  # first: it registers the path converters
+    for module in pkgutil.walk_packages(portal.__path__, "portal."):
+        if not SKIPPED_MODULES.search(module.name):
+            importlib.import_module(module.name)
+    found: dict[str, type[forms.BaseForm]] = {}
+    waiting: list[type[forms.BaseForm]] = [forms.BaseForm]
+    while waiting:
+        for subclass in waiting.pop().__subclasses__():
+            waiting.append(subclass)
+            name = dotted(subclass)
+            if name.startswith("portal.") and "<locals>" not in name and not SKIPPED_MODULES.search(name):
+                found[name] = subclass
+    return [found[name] for name in sorted(found)]
+
+
+# Modules never imported for the sweep: tests (their forms are fixtures), migrations, the
+# entry points that configure or start something when imported.
+SKIPPED_MODULES = re.compile(
+    r"\.tests?\b|security_tests|\.migrations\.|^portal\.(__main__|wsgi|asgi|settings)"
+)
 
 
 def querydict(pairs: list[tuple[str, Hostile]]) -> QueryDict:

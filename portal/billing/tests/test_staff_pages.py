@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from portal.audit.models import AuditEvent
 from portal.billing import ledger, statements
-from portal.billing.models import LedgerEntry, Payment, PaymentPlan
+from portal.billing.models import Account, LedgerEntry, Payment, PaymentPlan
 from portal.billing.tests.staff_support import account_url, as_user, coverage_for, paid
 from portal.billing.tests.support import NEEDS_CHECK, BillingWorld, bill, billing_world, pay
 from portal.test import World, make_patient, query_count
@@ -149,3 +149,29 @@ def test_the_staff_patient_page_links_billing_staff_to_the_account(bw: BillingWo
     clinician_sees = as_user(bw.world.clinician).get(patient_page)
     assert clinician_sees.status_code == 200
     assert account_url(bw.world.alice) not in clinician_sees.content.decode()
+
+
+def test_looking_at_a_never_billed_patient_opens_no_account(bw: BillingWorld) -> None:
+    bob = bw.world.bob
+    client = as_user(bw.clerk)
+    pages = ["account", "guarantor", "charge", "adjustment", "statement_new", "claim_new"]
+    for name in pages:
+        response = client.get(reverse(f"staff_billing:{name}", args=[bob.pk]))
+        assert response.status_code == 200, name
+    assert not Account.objects.filter(patient=bob).exists()
+    page = client.get(account_url(bob)).content.decode()
+    assert "None yet: the account opens with the first charge" in page and "$0.00" in page
+    events = AuditEvent.objects.filter(action="billing.staff_account_view", patient=bob)
+    assert events.count() == len(pages) + 1 and not events.exclude(object_id="").exists()
+    refused = client.post(
+        reverse("staff_billing:adjustment", args=[bob.pk]),
+        {"key": "adjust-key-0123456789", "amount": "5.00", "reason": "Goodwill"},
+    )
+    assert refused.status_code == 400  # nothing to take off a balance of zero
+    posted = client.post(
+        reverse("staff_billing:charge", args=[bob.pk]),
+        {"service_date": "2026-01-05", "key": "charge-key-0123456789", "code": "99213"}
+        | {"description": "Office visit", "amount": "80.00"},
+    )
+    assert posted.status_code == 302
+    assert Account.objects.filter(patient=bob).count() == 1
