@@ -202,11 +202,11 @@ def account(request: HttpRequest, patient_id: int) -> HttpResponse:
         PAYMENTS_PAGE,
     )
     zone = patient.primary_campus.zone
-    # Days at the patient's campus, as their statements count them.
+    # Days at the patient's campus, as their statements count them (set for the template).
     for entry in entries.items:
-        entry.local_day = entry.posted_at.astimezone(zone).date()
+        entry.local_day = entry.posted_at.astimezone(zone).date()  # type: ignore[attr-defined]
     for payment in payments.items:
-        payment.local_day = payment.created_at.astimezone(zone).date()
+        payment.local_day = payment.created_at.astimezone(zone).date()  # type: ignore[attr-defined]
     record_read(request, access, "billing.staff_account_view", obj=saved(account))
     context.update(
         {
