@@ -8,12 +8,22 @@ turns their absence into a failure.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 os.environ["PORTAL_ENV"] = "test"
 
 import pytest
+from django.db import connections
 
-from portal.test import World, make_world
+from portal.test import World, as_if_migrated, make_world
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """pytest-django's test databases, made to look as `migrate` leaves them (see settings_test)."""
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            as_if_migrated(connection)
 
 
 @pytest.fixture

@@ -11,3 +11,13 @@ import os
 os.environ.setdefault("PORTAL_ENV", "test")
 
 from portal.settings import *  # noqa: F403
+
+# Test databases are built straight from the models instead of by replaying every
+# migration (about 45 s of migration-state rendering per database, for each test worker on
+# each engine); conftest.py then records every migration as applied and runs the data
+# migrations a new database needs, so the result is the database `migrate` makes.
+# `makemigrations --check` (make lint) keeps models and migrations in step, and the tests
+# that migrate real databases (the demo, restoring an older backup, the field-encryption
+# migrations) still replay them.
+for _database in DATABASES.values():  # noqa: F405
+    _database.setdefault("TEST", {})["MIGRATE"] = False

@@ -90,8 +90,10 @@ def _locked_head() -> AuditChainHead:
     head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
     if head is None:
         # Created by a migration; only an emptied database (the test runner's flush)
-        # lacks it, and then the chain starts again from its genesis.
-        head, _created = AuditChainHead.objects.get_or_create(pk=1)
+        # lacks it, and then the chain starts again from its genesis. Lock it once made:
+        # a writer that lost the race to create it must wait for the winner's append.
+        AuditChainHead.objects.get_or_create(pk=1)
+        head = AuditChainHead.objects.select_for_update().get(pk=1)
     return head
 
 
