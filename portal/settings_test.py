@@ -20,4 +20,4 @@ from portal.settings import *  # noqa: F403
 # that migrate real databases (the demo, restoring an older backup, the field-encryption
 # migrations) still replay them.
 for _database in DATABASES.values():  # noqa: F405
-    _database.setdefault("TEST", {})["MIGRATE"] = False
+    _database["TEST"] = {"MIGRATE": False}  # the portal's settings set no other TEST keys
