@@ -20,4 +20,5 @@ from portal.settings import *  # noqa: F403
 # that migrate real databases (the demo, restoring an older backup, the field-encryption
 # migrations) still replay them.
 for _database in DATABASES.values():  # noqa: F405
-    _database["TEST"] = {"MIGRATE": False}  # the portal's settings set no other TEST keys
+    _test = _database.get("TEST")
+    _database["TEST"] = {**(_test if isinstance(_test, dict) else {}), "MIGRATE": False}
