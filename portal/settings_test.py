@@ -14,11 +14,10 @@ from portal.settings import *  # noqa: F403
 
 # Test databases are built straight from the models instead of by replaying every
 # migration (about 45 s of migration-state rendering per database, for each test worker on
-# each engine); conftest.py then records every migration as applied and runs the data
-# migrations a new database needs, so the result is the database `migrate` makes.
-# `makemigrations --check` (make lint) keeps models and migrations in step, and the tests
-# that migrate real databases (the demo, restoring an older backup, the field-encryption
-# migrations) still replay them.
+# each engine); conftest.py then records every migration as applied and runs the portal's
+# data migrations, so the result is the database `migrate` makes. One test replays every
+# migration into a new database on each engine and compares the two schemas
+# (core/tests/test_migrations_build_the_models.py).
 for _database in DATABASES.values():  # noqa: F405
     _test = _database.get("TEST")
     _database["TEST"] = {**(_test if isinstance(_test, dict) else {}), "MIGRATE": False}

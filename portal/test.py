@@ -166,12 +166,15 @@ def as_if_migrated(database: BaseDatabaseWrapper) -> None:
     if database.settings_dict.get("TEST", {}).get("MIGRATE", True) is not False:
         return
     recorder = MigrationRecorder(database)
-    if recorder.has_table() and recorder.applied_migrations():
-        return  # a database kept from an earlier run (--reuse-db)
     graph = MigrationLoader(None, ignore_no_migrations=True).graph
+    plan = [node for leaf in graph.leaf_nodes() for node in graph.forwards_plan(leaf)]
+    if recorder.has_table() and recorder.applied_migrations():
+        # A database kept from an earlier run (--reuse-db): building from the models only
+        # adds missing tables, so a migration added since would be silently missing.
+        if set(plan) - set(recorder.applied_migrations()):
+            raise RuntimeError("the kept test database predates a migration: run pytest with --create-db")
+        return
     recorder.ensure_schema()
-    order = graph.leaf_nodes()
-    plan = [node for leaf in order for node in graph.forwards_plan(leaf)]
     MigrationRecorder.Migration.objects.using(database.alias).bulk_create(
         [MigrationRecorder.Migration(app=app, name=name) for app, name in dict.fromkeys(plan)]
     )

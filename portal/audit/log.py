@@ -91,7 +91,8 @@ def _locked_head() -> AuditChainHead:
     if head is None:
         # Created by a migration; only an emptied database (the test runner's flush)
         # lacks it, and then the chain starts again from its genesis. Lock it once made:
-        # a writer that lost the race to create it must wait for the winner's append.
+        # a writer that lost the race to create it reads it unlocked otherwise, and a third
+        # writer could then append beside it (a fork in the chain).
         AuditChainHead.objects.get_or_create(pk=1)
         head = AuditChainHead.objects.select_for_update().get(pk=1)
     return head

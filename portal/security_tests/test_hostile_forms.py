@@ -92,10 +92,12 @@ def form_classes() -> list[type[forms.BaseForm]]:
     return [found[name] for name in sorted(found)]
 
 
-# Modules never imported for the sweep: tests (their forms are fixtures), migrations, the
-# entry points that configure or start something when imported.
+# Modules the sweep does not import, and whose classes it leaves out: tests (their forms are
+# fixtures; a browser-test conftest changes process settings), migrations, and the entry
+# points that configure or start something when imported. (walk_packages itself still
+# imports each package's __init__ to look inside it.)
 SKIPPED_MODULES = re.compile(
-    r"\.tests?\b|security_tests|\.migrations\.|^portal\.(__main__|wsgi|asgi|settings)"
+    r"(^|\.)(tests?|\w+_tests|conftest|test_\w+|migrations)(\.|$)|^portal\.(__main__|wsgi|asgi|settings)"
 )
 
 
