@@ -32,6 +32,7 @@ from portal.records.tests.support import make_medication
 from portal.scheduling.models import Questionnaire, Slot, VisitType
 from portal.scheduling.questionnaires import layout_of
 from portal.scheduling.tests.support import local_moment, make_slot, scheduling_world
+from portal.scheduling.tests.test_questionnaires import ITEMS  # one question of every kind
 from portal.telehealth.tests.support import video_appointment
 from portal.test import World
 
@@ -97,27 +98,8 @@ def form_arguments(world: World) -> dict[str, Any]:
         "states": {},
         "pharmacies": [make_pharmacy(world)],
         # Pre-check-in: a questionnaire with one question of every kind the portal asks.
-        "layout": layout_of(Questionnaire(slug="hostile", items=EVERY_QUESTION_KIND)),
+        "layout": layout_of(Questionnaire(slug="hostile", items=ITEMS)),
     }
-
-
-EVERY_QUESTION_KIND: list[dict[str, Any]] = [
-    {"linkId": "intro", "type": "display", "text": "About you"},
-    {"linkId": "name", "type": "string", "text": "Name", "required": True},
-    {"linkId": "story", "type": "text", "text": "Story"},
-    {"linkId": "smoker", "type": "boolean", "text": "Smoker"},
-    {
-        "linkId": "habits",
-        "type": "group",
-        "text": "Habits",
-        "item": [
-            {"linkId": "habits.drinks", "type": "integer", "text": "Drinks"},
-            {"linkId": "habits.weight", "type": "decimal", "text": "Weight"},
-        ],
-    },
-    {"linkId": "seen", "type": "date", "text": "Last seen"},
-    {"linkId": "pain", "type": "choice", "text": "Pain", "answerOption": [{"valueString": "None"}]},
-]
 
 
 def _is_named(parameter: inspect.Parameter) -> bool:
