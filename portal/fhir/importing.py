@@ -18,8 +18,6 @@ from django.urls import reverse
 
 from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
-from portal.fhir.bundle import read_bundle
-from portal.fhir.dicom import read_dicom
 from portal.fhir.hl7v2 import read_hl7
 from portal.fhir.report import ImportReport, Problem, Rejected
 from portal.fhir.staging import Staged
@@ -32,6 +30,22 @@ from portal.records.tasks import schedule_hold_end
 logger = logging.getLogger(__name__)
 
 FHIR, HL7V2, DICOM = "fhir", "hl7v2", "dicom"
+
+
+# The FHIR and DICOM readers are imported on their first file: fhir.resources (pydantic
+# models) and pydicom (with numpy) would add about a second to every process's start-up.
+def read_bundle(data: bytes) -> tuple[Staged, list[Problem]]:
+    from portal.fhir.bundle import read_bundle as read
+
+    return read(data)
+
+
+def read_dicom(data: bytes) -> tuple[Staged, list[Problem]]:
+    from portal.fhir.dicom import read_dicom as read
+
+    return read(data)
+
+
 READERS: dict[str, Callable[[bytes], tuple[Staged, list[Problem]]]] = {
     FHIR: read_bundle,
     HL7V2: read_hl7,

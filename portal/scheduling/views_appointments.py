@@ -42,7 +42,6 @@ from portal.scheduling.booking import (
     may_change_online,
 )
 from portal.scheduling.forms_appointments import CancelForm, NoticeForm, RescheduleForm
-from portal.scheduling.ics import calendar_for, filename_for, uid_domain
 from portal.scheduling.models import Appointment, Slot
 from portal.scheduling.search import by_campus_day, find_open_slots
 
@@ -146,6 +145,9 @@ def _detail(
 def calendar_file(request: HttpRequest, _viewing: PatientAccess, appointment_id: int) -> HttpResponse:
     appointment, access = require_appointment(request, appointment_id)
     record_read(request, access, "appointment.calendar", obj=appointment)
+    # icalendar is imported on the first calendar file, not at every process's start-up.
+    from portal.scheduling.ics import calendar_for, filename_for, uid_domain
+
     body = calendar_for(appointment, uid_domain()).to_ical()
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename_for(appointment)}"'

@@ -19,7 +19,10 @@ from portal.audit.vocabulary import describe
 from portal.patients.models import Patient, ProxyGrant, Scope
 from portal.patients.tests.support import sign_in_recently
 from portal.records import pdf as record_pdf_module
-from portal.records import share_phrases  # noqa: F401  (until apps.py imports it)
+from portal.records import (
+    pdf_document,
+    share_phrases,  # noqa: F401  (until apps.py imports it)
+)
 from portal.records.export import Selection, gather
 from portal.records.models import ResultReport
 from portal.records.sections import SECTIONS
@@ -377,7 +380,7 @@ def test_names_in_any_script_never_break_the_pdf(world: World) -> None:
 
 
 def test_without_a_unicode_font_the_pdf_still_prints_every_name(world: World, monkeypatch: Any) -> None:
-    monkeypatch.setattr(record_pdf_module, "FONT_CANDIDATES", ())
+    monkeypatch.setattr(pdf_document, "FONT_CANDIDATES", ())
     world.alice.given_name, world.alice.family_name = "Zoë", "Łukasz 李"
     world.alice.save()
     make_panel(world.alice, "Glucose \u2013 fasting \u2265 8 h")  # en dash, greater-or-equal
