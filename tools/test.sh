@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PORTAL_ENV=test
 VENV=.venv
+# Compiled bytecode is cached under .venv even where the environment says not to write it
+# (see the Makefile): without it every test worker and subprocess compiles everything again.
+unset PYTHONDONTWRITEBYTECODE
+export PYTHONPYCACHEPREFIX=${PYTHONPYCACHEPREFIX:-$PWD/$VENV/pycache}
 PG_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/portal}
 require=${PORTAL_REQUIRE_SERVICES:-0}
 only=${1:-all}
