@@ -18,6 +18,20 @@ from django.db import connections
 from portal.test import World, as_if_migrated, make_world
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` first, the rest in their usual order.
+
+    xdist's worksteal hands each worker a share and lets an idle one take the tail of
+    another's queue. A two-minute test left near the end of a queue cannot be taken over,
+    and one core would sit idle until it finished; first, it runs while the other worker
+    works through short tests. This runs before pytest-django's own stable sort (database
+    tests, then transactional ones, then the rest), which must keep the last word: a
+    transactional test empties the tables that the plain database tests expect filled.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
     """pytest-django's test databases, made to look as `migrate` leaves them (see settings_test)."""

@@ -29,6 +29,7 @@ SMALL = Sizes(
 )  # fmt: skip
 
 
+@pytest.mark.long
 def test_twenty_patients_on_two_app_servers_make_every_request_without_an_error(
     tmp_path: Path, settings: Any
 ) -> None:

@@ -58,7 +58,7 @@ from portal.lib.uploads import check_document_or_image
 from portal.patients.models import Coverage, Patient
 from portal.patients.tests.support import sign_in_recently
 from portal.scheduling.tests.support import SchedulingWorld, book, local_moment, make_slot, scheduling_world
-from portal.test import World
+from portal.test import World, make_patient
 
 pytestmark = pytest.mark.browser
 
@@ -581,6 +581,7 @@ def test_every_billing_office_page_is_accessible(page: Page, clinic: BillingWorl
     rows = build(clinic)
     world = rows.world
     bill(world.bob, 300_00)  # owes enough for a plan, and has none
+    never_billed = make_patient("10000099", "Nina", "Newcomer", world.campus).pk
     alice = world.alice.pk
     log_in(clinic.clerk)
     visit_each(
@@ -592,6 +593,9 @@ def test_every_billing_office_page_is_accessible(page: Page, clinic: BillingWorl
             url("staff_billing:home") + "?q=nobody-is-called-this",
             url("staff_billing:account", alice),
             url("staff_billing:account", world.bob.pk),
+            # No account yet ("None yet"), on the page and in a form page's header.
+            url("staff_billing:account", never_billed),
+            url("staff_billing:charge", never_billed),
             url("staff_billing:guarantor", alice),
             url("staff_billing:charge", alice),
             url("staff_billing:adjustment", alice),

@@ -32,6 +32,7 @@ from portal.test import World
 pytestmark = pytest.mark.browser
 
 
+@pytest.mark.long
 def test_every_page_route_is_accessible_to_every_persona(
     browser: Browser, live_server: Any, world: World, settings: Any, tmp_path: Any
 ) -> None:

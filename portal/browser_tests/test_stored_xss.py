@@ -479,6 +479,7 @@ def wait_for_chat(page: Page) -> bool | None:
     return True
 
 
+@pytest.mark.long
 def test_payloads_in_every_patient_written_field_stay_text(
     page: Page, problems: Problems, world: World, log_in: LogIn, settings: Any, tmp_path: Path
 ) -> None:

@@ -422,6 +422,7 @@ def seed_demo() -> None:
     seed_demo_telehealth()
 
 
+@pytest.mark.long
 def test_every_page_each_persona_reaches_has_the_security_headers(db: None) -> None:
     """One seeded demo organisation, crawled as each persona in turn (seeding is the slow part)."""
     seed_demo()

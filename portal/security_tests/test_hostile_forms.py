@@ -339,6 +339,7 @@ def discover(world: World, tally: Tally) -> tuple[list[PostForm], list[tuple[str
 GENERIC_NAMES = ("body", "subject", "reason", "amount", "date", "note", "email", "q", "id", "next")
 
 
+@pytest.mark.long
 def test_every_page_form_and_post_route_survives_hostile_posts(bob_unchanged: World) -> None:
     world = bob_unchanged
     tally = Tally("Page forms over HTTP")

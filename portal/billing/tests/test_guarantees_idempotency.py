@@ -190,6 +190,7 @@ def submit(gateway: FlakyGateway, plan: Plan) -> list[int]:
         connections.close_all()
 
 
+@pytest.mark.long
 def test_hundreds_of_payments_retried_at_once_charge_once_each(world: World, tmp_path: Path) -> None:
     plans = make_plans(world)
     with shared_database(tmp_path):

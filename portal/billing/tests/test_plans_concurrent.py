@@ -43,6 +43,7 @@ def _count(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
         return list(copy.execute(sql).fetchall())
 
 
+@pytest.mark.long
 def test_sweeps_running_at_once_charge_each_instalment_once(world: World, tmp_path: Path) -> None:
     billing_world(world)
     for number in range(PATIENTS):

@@ -377,6 +377,7 @@ def _chaos(processes: Processes, ledger: Ledger, stop: float) -> None:
 # The test ----------------------------------------------------------------------------------
 
 
+@pytest.mark.long
 def test_acknowledged_writes_survive_kill_9(
     people: list[Person], processes: Processes, tmp_path: Path
 ) -> None:

@@ -94,6 +94,7 @@ def new_database_url(tmp_path: Path) -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.mark.long
 @pytest.mark.django_db
 def test_migrating_a_new_database_builds_what_the_models_describe(new_database_url: str) -> None:
     environment = {

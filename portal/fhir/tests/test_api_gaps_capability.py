@@ -167,6 +167,7 @@ def _cases(world: World) -> list[tuple[str, str, str]]:
     return cases
 
 
+@pytest.mark.long
 def test_every_declared_parameter_answers_200_for_a_good_value_and_400_for_a_bad_one(full: World) -> None:
     token = issue_token(full.alice_user, full.alice)
     cases = _cases(full)

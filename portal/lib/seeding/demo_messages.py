@@ -195,7 +195,9 @@ class Clock:
     def ago(self, days: float, hour: int, minute: int = 0) -> dt.datetime:
         """`days` before now at a time of day in Rochester (people write in waking hours),
         never later than a few minutes ago."""
-        day = (self.now - dt.timedelta(days=days)).astimezone(ROCHESTER)
+        # Counted in Rochester's calendar (aware arithmetic is wall-clock time), so "24 days
+        # ago" is the day before "23 days ago" across a clock change too.
+        day = self.now.astimezone(ROCHESTER) - dt.timedelta(days=days)
         moment = day.replace(hour=hour, minute=minute, second=0, microsecond=0)
         return min(moment, self.now - dt.timedelta(minutes=10))
 

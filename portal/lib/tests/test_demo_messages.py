@@ -11,7 +11,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from portal.accounts.models import User
-from portal.lib.seeding.demo_messages import REPLY_TEMPLATES, seed_demo_messages
+from portal.lib.seeding.demo_messages import REPLY_TEMPLATES, ROCHESTER, Clock, seed_demo_messages
 from portal.lib.seeding.demo_users import create_demo_users
 from portal.lib.seeding.organization import seed_organization
 from portal.messaging.access import staff_pools
@@ -117,3 +117,16 @@ def test_seeding_again_adds_nothing(demo: dt.datetime) -> None:
     create_demo_users()
     assert seed_demo_messages() == 0
     assert counts() == before
+
+
+@pytest.mark.parametrize("hour", range(24))
+def test_days_ago_are_rochester_calendar_days_across_a_clock_change(hour: int) -> None:
+    # Seeded on 25 November at 05:05 UTC, "24 days ago" at 21:00 came out after "23 days
+    # ago" at 10:45: counted in UTC, both fell on 1 November, the day the clocks went back.
+    now = dt.datetime(2026, 11, 25, hour, 5, tzinfo=dt.UTC)
+    clock = Clock(now)
+    today = now.astimezone(ROCHESTER).date()
+    earlier, later = clock.ago(24, 21, 0), clock.ago(23, 10, 45)
+    assert earlier.astimezone(ROCHESTER).date() == today - dt.timedelta(days=24)
+    assert later.astimezone(ROCHESTER).date() == today - dt.timedelta(days=23)
+    assert earlier < later

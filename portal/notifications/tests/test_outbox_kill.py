@@ -203,6 +203,7 @@ def _wait_for(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.01)
 
 
+@pytest.mark.long
 def test_killed_workers_neither_lose_nor_double_a_message(
     queued: list[OutboxMessage], database: Database, workers: Workers, tmp_path: Path
 ) -> None:

@@ -192,6 +192,7 @@ def rewrite(archive: Path, target: Path, change: str) -> None:
             out.addfile(member, io.BytesIO(content))
 
 
+@pytest.mark.long
 def test_the_restore_drill_brings_back_every_row_and_file(portal: Portal, tmp_path: Path) -> None:
     portal.ok("shell", "-c", "from portal.ops.tests.drill import seed; seed()")
     written = portal.ok("backup", "--output", str(tmp_path / "backups"))
@@ -233,6 +234,7 @@ def test_the_restore_drill_brings_back_every_row_and_file(portal: Portal, tmp_pa
     assert "Every table holds the rows the manifest records." in restored
 
 
+@pytest.mark.long
 def test_a_backup_from_an_older_version_is_migrated_after_restoring(portal: Portal, tmp_path: Path) -> None:
     # As if the backup were made before admin.0003 (a change of choices only: no schema
     # change to undo) was applied.

@@ -147,6 +147,7 @@ def _appointments_holding(slot: Slot, tmp_path: Path) -> int:
     return int(count)
 
 
+@pytest.mark.long
 def test_fifty_concurrent_bookers_get_one_appointment(
     sw: SchedulingWorld, bookers: list[Booker], slots: list[Slot], servers: list[Server], tmp_path: Path
 ) -> None:
