@@ -8,10 +8,15 @@ anonymous visitor.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.apps import apps as installed_apps
@@ -215,3 +220,18 @@ def assert_same_as_missing(response: Any, missing: Any) -> None:
     assert response.status_code in (302, 404)
     assert response.get("Location") == missing.get("Location")
     assert PER_RENDER.sub(b"", response.content) == PER_RENDER.sub(b"", missing.content)
+
+
+def answer_of_new_process(script: str, **environment: str) -> Any:
+    """Run `script` in a new Python process of the portal (test mode, the plain settings,
+    `environment` added) and return the JSON it printed last; fails with its stderr."""
+    result = subprocess.run(  # noqa: S603  (our own interpreter, a script of the tests)
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PORTAL_ENV": "test", "DJANGO_SETTINGS_MODULE": "portal.settings", **environment},
+        cwd=Path(__file__).resolve().parents[1],
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])

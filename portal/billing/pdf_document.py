@@ -9,7 +9,6 @@ Imported only when a PDF is made, like the record's layout (fpdf2 is slow to imp
 from __future__ import annotations
 
 from django.utils.translation import get_language
-from django.utils.translation import gettext as _
 from fpdf import FPDF
 
 from portal.records.pdf_document import CORE_FAMILY, GREY, RecordPDF
@@ -39,24 +38,11 @@ class BillingPDF(RecordPDF):
             value = value.replace(MINUS, "-")
         return super().clean(value)
 
-    def header(self) -> None:
-        if self.page_no() == 1:
-            return
-        self.use_font(8)
-        self.set_text_color(*GREY)
-        self.cell(0, 5, self.clean(self.document_title), new_x="LMARGIN", new_y="NEXT")
-        self.ln(3)
-        self.set_text_color(0, 0, 0)
+    def running_title(self) -> str:
+        return self.document_title
 
-    def footer(self) -> None:
-        self.set_y(-14)
-        self.use_font(8)
-        self.set_text_color(*GREY)
-        self.cell(0, 5, self.clean(_("Made on %(when)s") % {"when": self.made}), align="L")
-        self.set_x(self.l_margin)
-        page = _("Page %(page)s of %(pages)s") % {"page": self.page_no(), "pages": self.str_alias_nb_pages}
-        self.cell(0, 5, self.clean(page), align="R")
-        self.set_text_color(0, 0, 0)
+    def made_on(self) -> str:
+        return self.made
 
     def title_block(self, title: str, subtitle: str) -> None:
         self.add_page()

@@ -161,19 +161,26 @@ class RecordPDF(FPDF):
             return
         self.use_font(8)
         self.set_text_color(*GREY)
-        label = _("Health record of %(name)s, clinic number %(number)s") % {
+        self.cell(0, 5, self.clean(self.running_title()), new_x="LMARGIN", new_y="NEXT")
+        self.ln(3)
+        self.set_text_color(0, 0, 0)
+
+    def running_title(self) -> str:
+        """What the top of every page but the first says."""
+        return _("Health record of %(name)s, clinic number %(number)s") % {
             "name": self.export.patient_name,
             "number": self.export.clinic_number,
         }
-        self.cell(0, 5, self.clean(label), new_x="LMARGIN", new_y="NEXT")
-        self.ln(3)
-        self.set_text_color(0, 0, 0)
+
+    def made_on(self) -> str:
+        """The day the document was made, as the footer shows it."""
+        return self.export.generated
 
     def footer(self) -> None:
         self.set_y(-14)
         self.use_font(8)
         self.set_text_color(*GREY)
-        made = _("Made on %(when)s") % {"when": self.export.generated}
+        made = _("Made on %(when)s") % {"when": self.made_on()}
         self.cell(0, 5, self.clean(made), align="L")
         self.set_x(self.l_margin)
         page = _("Page %(page)s of %(pages)s") % {"page": self.page_no(), "pages": self.str_alias_nb_pages}

@@ -10,9 +10,6 @@ one that builds something other than what the models say.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ import pytest
 from django.db import connection
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-ROOT = Path(__file__).resolve().parents[3]
+from portal.test import answer_of_new_process
 
 MIGRATE_AND_DESCRIBE = """
 import json
@@ -97,23 +94,8 @@ def new_database_url(tmp_path: Path) -> Iterator[str]:
 @pytest.mark.long
 @pytest.mark.django_db
 def test_migrating_a_new_database_builds_what_the_models_describe(new_database_url: str) -> None:
-    environment = {
-        **os.environ,
-        "PORTAL_ENV": "test",
-        "DJANGO_SETTINGS_MODULE": "portal.settings",
-        "DATABASE_URL": new_database_url,
-        "DATABASE_POOL": "0",
-    }
-    result = subprocess.run(  # noqa: S603  (our own interpreter, our own script)
-        [sys.executable, "-c", MIGRATE_AND_DESCRIBE],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=ROOT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    migrated = _without_known(json.loads(result.stdout.strip().splitlines()[-1]))
+    described = answer_of_new_process(MIGRATE_AND_DESCRIBE, DATABASE_URL=new_database_url, DATABASE_POOL="0")
+    migrated = _without_known(described)
     built = _without_known(json.loads(json.dumps(schema_of(connection))))
     assert len(built) > 100 and sum(len(table["constraints"]) for table in built.values()) > 500
     assert sorted(migrated) == sorted(built), "the two databases have different tables"

@@ -9,15 +9,10 @@ on first use. This test keeps a module-level import of one of them from creeping
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
+from portal.test import answer_of_new_process
+
 LOADED_ON_FIRST_USE = ("fpdf", "fontTools", "pydicom", "numpy", "fhir", "fhir_core", "pydantic", "icalendar")
 
 START_LIKE_A_SERVER_AND_A_WORKER = f"""
@@ -33,15 +28,5 @@ pytestmark = pytest.mark.any_database
 
 
 def test_start_up_leaves_the_heavy_libraries_for_first_use() -> None:
-    environment = {**os.environ, "PORTAL_ENV": "test", "DJANGO_SETTINGS_MODULE": "portal.settings"}
-    result = subprocess.run(  # noqa: S603  (our own interpreter, our own script)
-        [sys.executable, "-c", START_LIKE_A_SERVER_AND_A_WORKER],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=ROOT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    loaded = answer_of_new_process(START_LIKE_A_SERVER_AND_A_WORKER)
     assert loaded == [], f"imported at start-up, though only some requests need them: {loaded}"
