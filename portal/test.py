@@ -225,7 +225,7 @@ def assert_same_as_missing(response: Any, missing: Any) -> None:
 def answer_of_new_process(script: str, **environment: str) -> Any:
     """Run `script` in a new Python process of the portal (test mode, the plain settings,
     `environment` added) and return the JSON it printed last; fails with its stderr."""
-    result = subprocess.run(  # noqa: S603  (our own interpreter, a script of the tests)
+    result = subprocess.run(  # noqa: S603  # nosec B603  (our own interpreter, a script of the tests)
         [sys.executable, "-c", script],
         capture_output=True,
         text=True,
