@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from portal.billing import payments, plan_worker
+from portal.core.lost_tasks import rerun_if_worker_dies
 
 # The sweep for a day runs this long after the day starts (the server's time zone).
 DAY_START = dt.time(0, 5)
@@ -39,6 +40,7 @@ def sweep(today: dt.date | None = None) -> dict[str, int]:
 
 
 @task()
+@rerun_if_worker_dies
 def run_billing_sweep() -> dict[str, int]:
     """The worker's sweep; queues the next one before it ends."""
     done = sweep()

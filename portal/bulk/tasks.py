@@ -20,6 +20,7 @@ from django_tasks import task
 
 from portal.bulk import export
 from portal.bulk.models import ExportJob
+from portal.core.lost_tasks import rerun_if_worker_dies
 
 log = logging.getLogger(__name__)
 FAILED_MESSAGE = "The export could not be completed. Start a new export; if it fails again, tell the clinic."
@@ -119,5 +120,6 @@ def sweep(now: dt.datetime | None = None) -> dict[str, int]:
 
 
 @task()
+@rerun_if_worker_dies
 def sweep_exports() -> dict[str, int]:
     return sweep()

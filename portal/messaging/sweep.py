@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django_tasks import task
 
 from portal.accounts.models import User
+from portal.core.lost_tasks import rerun_if_worker_dies
 from portal.messaging.models import Thread
 from portal.notifications.models import Notification, OutboxMessage
 from portal.notifications.send import notify_staff
@@ -113,6 +114,7 @@ def already_told(thread: Thread, people: list[User]) -> set[int]:
 
 
 @task()
+@rerun_if_worker_dies
 def sweep_overdue_threads() -> int:
     """The worker's run of the overdue sweep."""
     return sweep_overdue()

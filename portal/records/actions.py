@@ -27,6 +27,7 @@ from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
 from portal.notifications import send
 from portal.notifications.models import Kind as NotificationKind
+from portal.notifications.models import Notification
 from portal.organization.models import Practitioner
 from portal.patients.access import PatientAccess, record_write
 from portal.patients.models import Patient, Scope
@@ -319,6 +320,13 @@ def notify_new_result(report: ResultReport) -> None:
 
 def _result_link(report: ResultReport) -> str:
     return reverse("records:result", args=[report.pk])
+
+
+def told_since(report: ResultReport, moment: dt.datetime) -> bool:
+    """Whether anyone acting for the patient got an in-portal notice of the report since `moment`."""
+    return Notification.objects.filter(
+        patient_id=report.patient_id, link=_result_link(report), created_at__gte=moment
+    ).exists()
 
 
 def released_to_patient_now(report: ResultReport) -> bool:

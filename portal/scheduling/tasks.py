@@ -8,16 +8,19 @@ import datetime as dt
 from django.db import transaction
 from django_tasks import task
 
+from portal.core.lost_tasks import rerun_if_worker_dies
 from portal.scheduling import waitlist
 
 
 @task()
+@rerun_if_worker_dies
 def offer_freed_slot(slot_id: int) -> int:
     """Offer a slot a cancellation freed to the first matching waiting patients."""
     return len(waitlist.refresh_offers(slot_id))
 
 
 @task()
+@rerun_if_worker_dies
 def expire_offers(slot_id: int) -> int:
     """End the slot's offers whose time ran out, and offer it to the next patients."""
     return len(waitlist.refresh_offers(slot_id))

@@ -15,12 +15,14 @@ from django_tasks import task
 
 from portal.audit.actor import Actor
 from portal.audit.log import Kind, record
+from portal.core.lost_tasks import rerun_if_worker_dies
 from portal.telehealth.evisits import sweep_evisits
 from portal.telehealth.models import Participant, Signal, VideoVisit
 from portal.telehealth.signaling import purge_stale_signals
 
 
 @task()
+@rerun_if_worker_dies
 def close_visit(visit_id: int) -> bool:
     """End one visit left open past its window (everyone closed their pages without ending it)."""
     visit = VideoVisit.objects.filter(pk=visit_id).select_related("appointment__patient").first()

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -62,11 +63,13 @@ def is_fresh(latest: dt.datetime | None, now: dt.datetime) -> bool:
 
 class Heartbeat:
     """Beats once at once (a worker that cannot reach the database fails at start), then
-    every `interval` seconds from a daemon thread until `stop()`."""
+    every `interval` seconds from a daemon thread until `stop()`. `after_beat`, if given,
+    runs after every beat, in the same thread (the worker's look for lost tasks)."""
 
-    def __init__(self, worker_id: str, interval: float) -> None:
+    def __init__(self, worker_id: str, interval: float, after_beat: Callable[[], None] | None = None) -> None:
         self.worker_id = worker_id
         self.interval = interval
+        self.after_beat = after_beat
         self.started_at = timezone.now()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, name="portal-heartbeat", daemon=True)
@@ -74,6 +77,8 @@ class Heartbeat:
     def start(self) -> None:
         WorkerHeartbeat.objects.filter(beat_at__lt=self.started_at - FORGET_AFTER).delete()
         beat(self.worker_id, self.started_at)
+        if self.after_beat is not None:
+            self.after_beat()
         self._thread.start()
 
     def stop(self) -> None:
@@ -85,9 +90,15 @@ class Heartbeat:
         while not self._stopped.wait(self.interval):
             try:
                 beat(self.worker_id, self.started_at)
+                if self.after_beat is not None:
+                    self.after_beat()
             except DatabaseError as error:
                 # Missed beats are what /readyz reports; keep trying.
                 logger.warning("Worker heartbeat failed: %s", type(error).__name__)
+            except Exception:
+                # A bug in after_beat must not stop the beats: a worker that stops beating
+                # is taken for dead, and its running tasks for lost.
+                logger.exception("After the worker's heartbeat")
             finally:
                 # This thread's own connection: give it back between beats (to the pool on
                 # PostgreSQL) rather than hold one open per worker for nothing.

@@ -106,6 +106,15 @@ def test_the_patient_is_told_when_a_hold_runs_out(world: World) -> None:
     }
 
 
+def test_the_hold_notice_run_again_tells_nobody_twice(world: World) -> None:
+    # What a worker killed after telling, before marking the task done, leads to.
+    report = held(world, hours=1)
+    ResultReport.objects.filter(pk=report.pk).update(available_at=timezone.now() - dt.timedelta(seconds=1))
+    assert notify_when_hold_ends.call(report.pk) is True
+    assert notify_when_hold_ends.call(report.pk) is False
+    assert Notification.objects.count() == 2  # the patient and her proxy, once each
+
+
 def test_no_second_notice_when_a_clinician_released_early(world: World) -> None:
     report = held(world, hours=1)
     ResultReport.objects.filter(pk=report.pk).update(available_at=timezone.now(), released_by=world.clinician)

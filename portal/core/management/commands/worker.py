@@ -9,12 +9,14 @@ from django.conf import settings
 from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
+from portal.core.lost_tasks import LostTaskWatch
 from portal.core.observability.heartbeat import Heartbeat
 
 
 class Command(DatabaseWorkerCommand):
     """django-tasks-db's `db_worker` under the portal's own name, with the same options,
-    plus the heartbeat `/readyz` checks (portal/core/observability/heartbeat.py).
+    plus the heartbeat `/readyz` checks (portal/core/observability/heartbeat.py) and,
+    after the beats, the look for tasks a killed worker left running (portal/core/lost_tasks.py).
 
     Run as many as the load needs: each claims rows with a lock, so two workers never
     run the same task.
@@ -28,7 +30,9 @@ class Command(DatabaseWorkerCommand):
         reloading = options["reload"] and not options["batch"]
         heartbeat = None
         if not reloading or os.environ.get(DJANGO_AUTORELOAD_ENV) == "true":
-            heartbeat = Heartbeat(options["worker_id"], settings.PORTAL_WORKER_HEARTBEAT_SECONDS)
+            heartbeat = Heartbeat(
+                options["worker_id"], settings.PORTAL_WORKER_HEARTBEAT_SECONDS, after_beat=LostTaskWatch()
+            )
             heartbeat.start()
         try:
             super().handle(*args, **options)
