@@ -316,7 +316,9 @@ STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
 MEDIA_ROOT = DATA_DIR / "media"
 # Outside production whitenoise serves straight from the app folders, no collectstatic.
 WHITENOISE_USE_FINDERS = not PRODUCTION
-WHITENOISE_AUTOREFRESH = DEBUG
+# Looked up per request instead of listed once per middleware chain: the tests build a new
+# chain for every test client (thousands), and each listing walks every static folder.
+WHITENOISE_AUTOREFRESH = DEBUG or PORTAL_ENV == "test"
 if not PRODUCTION:
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # Uploaded files: MEDIA_ROOT (a volume every app server and worker mounts), or an
