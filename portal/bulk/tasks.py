@@ -20,7 +20,7 @@ from django_tasks import task
 
 from portal.bulk import export
 from portal.bulk.models import ExportJob
-from portal.core.lost_tasks import rerun_if_worker_dies
+from portal.core.lost_tasks import rerun_if_worker_dies, when_worker_dies
 
 log = logging.getLogger(__name__)
 FAILED_MESSAGE = "The export could not be completed. Start a new export; if it fails again, tell the clinic."
@@ -30,7 +30,19 @@ def expiry_hours() -> int:
     return max(1, int(settings.PORTAL_BULK_EXPORT_HOURS))
 
 
+def fail_lost_export(job_id: int) -> None:
+    """The worker writing the job died: fail the job now (not an expiry period later), so
+    the service polling it learns and can start another. Not run again instead: a killed
+    worker's forked processes may still be writing its files."""
+    unfinished = (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
+    # A job finished before the kill (COMPLETE, its files written) is left as it is.
+    job = ExportJob.objects.filter(pk=job_id, status__in=unfinished).first()
+    if job is not None:
+        _fail(job, FAILED_MESSAGE, failing=unfinished)
+
+
 @task()
+@when_worker_dies(fail_lost_export)
 def run_export(job_id: int) -> str:
     """Write one queued export job; returns the status it ended in."""
     now = timezone.now()
@@ -75,11 +87,13 @@ def _sweep_after(when: dt.datetime) -> None:
         sweep_exports.using(run_after=when).enqueue()
 
 
-def _fail(job: ExportJob, message: str) -> str:
+# FAILED too: a process of a divided export marks it failed at once, to stop the others.
+FAILING = (ExportJob.Status.RUNNING, ExportJob.Status.FAILED)
+
+
+def _fail(job: ExportJob, message: str, failing: tuple[str, ...] = FAILING) -> str:
     export.remove_files(job)
     now = timezone.now()
-    # FAILED too: a process of a divided export marks it failed at once, to stop the others.
-    failing = (ExportJob.Status.RUNNING, ExportJob.Status.FAILED)
     ExportJob.objects.filter(pk=job.pk, status__in=failing).update(
         status=ExportJob.Status.FAILED,
         error=message,

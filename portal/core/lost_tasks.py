@@ -11,7 +11,9 @@ A task whose function is marked `@rerun_if_worker_dies` (written so that running
 even after the first run committed, changes nothing more) goes back to READY and the next
 free worker runs it, at most MAX_RUNS times in all: a task that kills its worker every time
 (memory, say) must not take every worker down with it. Any other task is marked FAILED with
-`WorkerLost`, so the admin shows it failed instead of running for ever.
+`WorkerLost`, so the admin shows it failed instead of running for ever; a task marked
+`@when_worker_dies(handler)` then has `handler` called with its arguments, to tell whoever
+waits for it (a bulk export's job is failed at once, so its service can start another).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 MAX_RUNS = 3
 RERUN_MARK = "portal_rerun_if_worker_dies"
+LOST_HANDLER = "portal_when_worker_dies"
 Function = TypeVar("Function", bound=Callable[..., Any])
 
 
@@ -47,12 +50,26 @@ def rerun_if_worker_dies(function: Function) -> Function:
     return function
 
 
-def reruns_safely(row: DBTaskResult) -> bool:
+def when_worker_dies(handler: Callable[..., object]) -> Callable[[Function], Function]:
+    """Mark a task's function (under `@task()`) with what to do, with its arguments, once it
+    is failed because its worker died."""
+
+    def mark(function: Function) -> Function:
+        setattr(function, LOST_HANDLER, handler)
+        return function
+
+    return mark
+
+
+def _function(row: DBTaskResult) -> Callable[..., Any] | None:
     try:
-        task = row.task
+        return row.task.func
     except (ImportError, SuspiciousOperation):  # the code that queued it is gone
-        return False
-    return bool(getattr(task.func, RERUN_MARK, False))
+        return None
+
+
+def reruns_safely(row: DBTaskResult) -> bool:
+    return bool(getattr(_function(row), RERUN_MARK, False))
 
 
 @dataclass(frozen=True)
@@ -111,7 +128,19 @@ def _fail(row: DBTaskResult, lost_by: str, now: dt.datetime) -> int:
     )
     if changed:
         logger.error("Task %s (%s) lost its worker %s: marked failed", row.pk, row.task_path, lost_by)
+        _tell_handler(row)
     return changed
+
+
+def _tell_handler(row: DBTaskResult) -> None:
+    handler = getattr(_function(row), LOST_HANDLER, None)
+    if handler is None:
+        return
+    try:
+        handler(*row.args_kwargs.get("args", []), **row.args_kwargs.get("kwargs", {}))
+    except Exception:
+        # The task is failed either way; one handler's bug must not stop the others' recovery.
+        logger.exception("The lost task %s's handler failed", row.pk)
 
 
 class LostTaskWatch:

@@ -22,8 +22,13 @@ from django_tasks.base import Task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 import portal
+from portal.bulk.models import ExportJob
+from portal.bulk.tasks import FAILED_MESSAGE, run_export
+from portal.bulk.tests.support import make_service
 from portal.core.lost_tasks import (
+    LOST_HANDLER,
     MAX_RUNS,
+    RERUN_MARK,
     LostTaskWatch,
     Recovered,
     recover_lost_tasks,
@@ -46,20 +51,23 @@ TASK_MODULES = [
     "portal.scheduling.tasks",
     "portal.telehealth.tasks",
 ]
-# Tasks left to fail when their worker dies, and why running them again is not safe.
+# Tasks failed when their worker dies, not run again; each has a handler that tells
+# whoever waits for it.
 NOT_RERUN = {
-    # A rerun finds its export RUNNING and stops ("not queued"): the bulk sweep fails the
-    # job once its expiry period has passed, and the service starts another.
+    # A killed worker's forked processes may still be writing the job's files; its job is
+    # failed at once instead, and the service starts another.
     "portal.bulk.tasks.run_export",
 }
 
 
-def running(task_path: str, *worker_ids: str, minutes_ago: float = 5) -> DBTaskResult:
+def running(
+    task_path: str, *worker_ids: str, minutes_ago: float = 5, args: Any = ("/nowhere",)
+) -> DBTaskResult:
     started = timezone.now() - dt.timedelta(minutes=minutes_ago)
     return DBTaskResult.objects.create(
         status=TaskResultStatus.RUNNING,
         task_path=task_path,
-        args_kwargs={"args": ["/nowhere"], "kwargs": {}},
+        args_kwargs={"args": list(args), "kwargs": {}},
         backend_name="default",
         run_after=get_date_max(),
         started_at=started,
@@ -133,6 +141,46 @@ def test_a_task_whose_code_is_gone_is_failed(db: None) -> None:
     assert row.status == TaskResultStatus.FAILED
 
 
+@pytest.mark.parametrize("status", [ExportJob.Status.RUNNING, ExportJob.Status.QUEUED])
+def test_a_lost_export_fails_its_job_at_once(db: None, status: str) -> None:
+    job = ExportJob.objects.create(
+        service=make_service("Data warehouse", all_patients=True),
+        level=ExportJob.Level.SYSTEM,
+        request_url="x",
+        status=status,
+    )
+    row = running(run_export.module_path, "w1", args=[job.pk])
+    assert recover_lost_tasks().failed == 1
+    job.refresh_from_db()
+    assert (job.status, job.error) == (ExportJob.Status.FAILED, FAILED_MESSAGE)
+    assert job.expires_at is not None
+    row.refresh_from_db()
+    assert row.status == TaskResultStatus.FAILED
+
+
+def test_a_lost_export_whose_job_had_finished_keeps_it(db: None) -> None:
+    job = ExportJob.objects.create(
+        service=make_service("Data warehouse", all_patients=True),
+        level=ExportJob.Level.SYSTEM,
+        request_url="x",
+        status=ExportJob.Status.COMPLETE,
+    )
+    running(run_export.module_path, "w1", args=[job.pk])
+    assert recover_lost_tasks().failed == 1
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.COMPLETE
+
+
+def test_a_failing_lost_task_handler_does_not_stop_the_others(db: None, caplog: Any) -> None:
+    first = running(run_export.module_path, "w1", args=["not a number"])
+    second = running(UNSAFE, "w1")
+    assert recover_lost_tasks().failed == 2
+    for row in (first, second):
+        row.refresh_from_db()
+        assert row.status == TaskResultStatus.FAILED
+    assert "handler failed" in caplog.text
+
+
 def test_finished_and_waiting_tasks_are_not_touched(db: None) -> None:
     row = running(SAFE, "w1")
     DBTaskResult.objects.filter(pk=row.pk).update(status=TaskResultStatus.SUCCESSFUL)
@@ -172,10 +220,9 @@ def test_every_portal_task_is_either_safe_to_rerun_or_listed_as_not() -> None:
         if isinstance(value, Task) and value.func.__module__ == module
     ]
     assert len(tasks) >= 9
-    not_marked = {
-        task.module_path for task in tasks if not getattr(task.func, "portal_rerun_if_worker_dies", False)
-    }
+    not_marked = {task.module_path for task in tasks if not getattr(task.func, RERUN_MARK, False)}
     assert not_marked == NOT_RERUN
+    assert all(getattr(task.func, LOST_HANDLER, None) for task in tasks if task.module_path in NOT_RERUN)
 
 
 def test_every_task_module_is_listed() -> None:
