@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks.base import Task
@@ -356,3 +357,16 @@ def test_killed_workers_tasks_run_again_on_another_or_fail(
     assert len(unsafe_workers) == 1
     log = (tmp_path / "last.log").read_text(errors="replace")
     assert "Traceback" not in log
+
+
+def test_the_look_for_lost_tasks_reads_an_index_not_the_whole_table(db: None) -> None:
+    query = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=timezone.now())
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table is cheapest to scan
+            cursor.execute(f"EXPLAIN {sql}", params)
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "portal_tasks_status_started" in plan, plan
