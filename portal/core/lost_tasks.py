@@ -44,6 +44,9 @@ class WorkerLost(Exception):
     """Named as a lost task's exception: its worker stopped while running it."""
 
 
+WORKER_LOST = f"{WorkerLost.__module__}.{WorkerLost.__qualname__}"
+
+
 def rerun_if_worker_dies(function: Function) -> Function:
     """Mark a task's function (under `@task()`) as safe to run again after its worker died."""
     setattr(function, RERUN_MARK, True)
@@ -123,7 +126,7 @@ def _fail(row: DBTaskResult, lost_by: str, now: dt.datetime) -> int:
         status=TaskResultStatus.FAILED,
         finished_at=now,
         return_value=None,
-        exception_class_path=f"{WorkerLost.__module__}.{WorkerLost.__qualname__}",
+        exception_class_path=WORKER_LOST,
         traceback=why,
     )
     if changed:

@@ -1,4 +1,4 @@
-"""Gauges read from the database when Prometheus scrapes: a fixed three queries, however
+"""Gauges read from the database when Prometheus scrapes: a fixed four queries, however
 long the queue or the outbox."""
 
 from __future__ import annotations
@@ -8,12 +8,14 @@ import logging
 from collections.abc import Iterator
 
 from django.db import DatabaseError
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.utils import timezone
+from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from portal.core.lost_tasks import WORKER_LOST
 from portal.core.observability import heartbeat
 from portal.notifications.models import OutboxMessage
 from portal.notifications.outbox import due
@@ -21,10 +23,11 @@ from portal.notifications.outbox import due
 logger = logging.getLogger(__name__)
 
 CHANNELS = tuple(OutboxMessage.Channel.values)
+LOST_WINDOW = dt.timedelta(hours=24)
 
 
 class DatabaseStateCollector(Collector):
-    """Queue depth, outbox lag and the workers' heartbeats."""
+    """Queue depth, running and lost tasks, outbox lag and the workers' heartbeats."""
 
     def collect(self) -> Iterator[Metric]:
         now = timezone.now()
@@ -35,6 +38,20 @@ class DatabaseStateCollector(Collector):
                 .annotate(n=Count("pk"))
                 .order_by()
                 .values_list("queue_name", "n")
+            )
+            # Both counts read the (status, started_at) index of core migration 0002.
+            tasks = DBTaskResult.objects.filter(
+                status__in=(TaskResultStatus.RUNNING, TaskResultStatus.FAILED)
+            ).aggregate(
+                running=Count("pk", filter=Q(status=TaskResultStatus.RUNNING)),
+                lost=Count(
+                    "pk",
+                    filter=Q(
+                        status=TaskResultStatus.FAILED,
+                        exception_class_path=WORKER_LOST,
+                        finished_at__gte=now - LOST_WINDOW,
+                    ),
+                ),
             )
             outbox = {
                 row["channel"]: (row["n"], row["oldest"])
@@ -50,6 +67,16 @@ class DatabaseStateCollector(Collector):
             return
         yield _gauge("portal_metrics_database_up", "Whether this scrape could read the database.", 1)
         yield from _queue_gauges(queues)
+        yield _gauge(
+            "portal_task_queue_running_tasks",
+            "Background tasks claimed by a worker and not finished.",
+            tasks["running"],
+        )
+        yield _gauge(
+            "portal_tasks_lost_failed",
+            "Background tasks failed in the last 24 hours because their worker died (not run again).",
+            tasks["lost"],
+        )
         yield from _outbox_gauges(outbox, now)
         age = (now - latest_beat).total_seconds() if latest_beat else float("inf")
         yield _gauge(

@@ -370,3 +370,19 @@ def test_the_look_for_lost_tasks_reads_an_index_not_the_whole_table(db: None) ->
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "portal_tasks_status_started" in plan, plan
+
+
+def test_the_metrics_count_running_and_lost_tasks(db: None, client: Any) -> None:
+    alive("w1")
+    running(SAFE, "w1")  # running on a live worker
+    dead("w2")
+    running(UNSAFE, "w2")  # lost today
+    lost_long_ago = running(UNSAFE, "w2", minutes_ago=10)
+    assert recover_lost_tasks().failed == 2
+    DBTaskResult.objects.filter(pk=lost_long_ago.pk).update(finished_at=timezone.now() - dt.timedelta(days=2))
+    DBTaskResult.objects.filter(pk=running(UNSAFE, "w1").pk).update(  # failed, but not for a lost worker
+        status=TaskResultStatus.FAILED, finished_at=timezone.now(), exception_class_path="builtins.ValueError"
+    )
+    exposition = client.get("/metrics").content.decode()
+    assert "portal_task_queue_running_tasks 1.0" in exposition
+    assert "portal_tasks_lost_failed 1.0" in exposition

@@ -269,8 +269,10 @@ def test_queue_depth_outbox_lag_and_workers_are_read_at_scrape_time(client: Clie
 
     with captured_queries() as queries:
         exposition = client.get("/metrics").content.decode()
-    assert len(queries.captured_queries) == 3
+    assert len(queries.captured_queries) == 4
     assert 'portal_task_queue_ready_tasks{queue="default"} 2.0' in exposition
+    assert "portal_task_queue_running_tasks 0.0" in exposition
+    assert "portal_tasks_lost_failed 0.0" in exposition
     assert 'portal_outbox_due_messages{channel="email"} 2.0' in exposition
     assert 'portal_outbox_due_messages{channel="sms"} 0.0' in exposition
     lag = re.search(r'portal_outbox_lag_seconds\{channel="email"\} ([0-9.e+]+)', exposition)
