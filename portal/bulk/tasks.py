@@ -35,10 +35,18 @@ def fail_lost_export(job_id: int) -> None:
     the service polling it learns and can start another. Not run again instead: a killed
     worker's forked processes may still be writing its files."""
     unfinished = (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING)
-    # A job finished before the kill (COMPLETE, its files written) is left as it is.
-    job = ExportJob.objects.filter(pk=job_id, status__in=unfinished).first()
-    if job is not None:
-        _fail(job, FAILED_MESSAGE, failing=unfinished)
+    now = timezone.now()
+    # Failed first and only if unfinished, then its files removed: a job that finished
+    # meanwhile (COMPLETE, its files written) keeps them, and forked processes still
+    # writing see it failed and stop.
+    failed = ExportJob.objects.filter(pk=job_id, status__in=unfinished).update(
+        status=ExportJob.Status.FAILED,
+        error=FAILED_MESSAGE,
+        finished_at=now,
+        expires_at=now + dt.timedelta(hours=expiry_hours()),
+    )
+    if failed:
+        export.remove_files(ExportJob.objects.get(pk=job_id))
 
 
 @task()
@@ -87,13 +95,11 @@ def _sweep_after(when: dt.datetime) -> None:
         sweep_exports.using(run_after=when).enqueue()
 
 
-# FAILED too: a process of a divided export marks it failed at once, to stop the others.
-FAILING = (ExportJob.Status.RUNNING, ExportJob.Status.FAILED)
-
-
-def _fail(job: ExportJob, message: str, failing: tuple[str, ...] = FAILING) -> str:
+def _fail(job: ExportJob, message: str) -> str:
     export.remove_files(job)
     now = timezone.now()
+    # FAILED too: a process of a divided export marks it failed at once, to stop the others.
+    failing = (ExportJob.Status.RUNNING, ExportJob.Status.FAILED)
     ExportJob.objects.filter(pk=job.pk, status__in=failing).update(
         status=ExportJob.Status.FAILED,
         error=message,

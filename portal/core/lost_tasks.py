@@ -85,13 +85,18 @@ def recover_lost_tasks(now: dt.datetime | None = None) -> Recovered:
     """Queue again, or fail, every RUNNING task whose worker stopped beating."""
     now = now or timezone.now()
     dead_since = now - stale_after()
-    alive = set(WorkerHeartbeat.objects.filter(beat_at__gte=dead_since).values_list("worker_id", flat=True))
+    # Each live worker's id and when its process started.
+    alive = dict(
+        WorkerHeartbeat.objects.filter(beat_at__gte=dead_since).values_list("worker_id", "started_at")
+    )
     # Claimed before the cut-off: a worker that claimed one since has beaten since, too.
     running = DBTaskResult.objects.filter(status=TaskResultStatus.RUNNING, started_at__lt=dead_since)
     queued_again = failed = 0
     for row in running.order_by("started_at"):
         lost_by = row.worker_ids[-1] if row.worker_ids else ""
-        if lost_by in alive:
+        # A task claimed before its worker's process started was claimed by an earlier
+        # process that had the same id (a restart with a fixed --worker-id).
+        if lost_by in alive and row.started_at >= alive[lost_by]:
             continue
         if reruns_safely(row) and len(row.worker_ids) < MAX_RUNS:
             queued_again += _queue_again(row, lost_by)

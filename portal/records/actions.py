@@ -18,7 +18,7 @@ from django.apps import apps
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -323,9 +323,17 @@ def _result_link(report: ResultReport) -> str:
 
 
 def told_since(report: ResultReport, moment: dt.datetime) -> bool:
-    """Whether anyone acting for the patient got an in-portal notice of the report since `moment`."""
+    """Whether anyone acting for the patient got the report's new-result notice since `moment`.
+
+    Matched on its title in every language it may have been written in: a correction's
+    notice links to the same page and must not count.
+    """
+    titles = set()
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            titles.add(_(NEW_RESULT)[:200])
     return Notification.objects.filter(
-        patient_id=report.patient_id, link=_result_link(report), created_at__gte=moment
+        patient_id=report.patient_id, link=_result_link(report), title__in=titles, created_at__gte=moment
     ).exists()
 
 

@@ -23,7 +23,8 @@ from django_tasks.base import Task
 from django_tasks_db.models import DBTaskResult, get_date_max
 
 import portal
-from portal.bulk.models import ExportJob
+from portal.bulk import export
+from portal.bulk.models import ExportFile, ExportJob
 from portal.bulk.tasks import FAILED_MESSAGE, run_export
 from portal.bulk.tests.support import make_service
 from portal.core.lost_tasks import (
@@ -76,8 +77,8 @@ def running(
     )
 
 
-def alive(worker_id: str) -> None:
-    heartbeat.beat(worker_id, timezone.now())
+def alive(worker_id: str, started_minutes_ago: float = 0) -> None:
+    heartbeat.beat(worker_id, timezone.now() - dt.timedelta(minutes=started_minutes_ago))
 
 
 def dead(worker_id: str) -> None:
@@ -113,8 +114,16 @@ def test_a_task_of_a_worker_without_a_heartbeat_is_lost_too(db: None) -> None:
     assert row.status == TaskResultStatus.READY
 
 
+def test_a_task_of_an_earlier_process_with_the_same_worker_id_is_lost(db: None) -> None:
+    row = running(SAFE, "fixed-id")  # claimed five minutes ago
+    alive("fixed-id")  # the id's new process started just now (a restart after a kill)
+    assert recover_lost_tasks().queued_again == 1
+    row.refresh_from_db()
+    assert row.status == TaskResultStatus.READY
+
+
 def test_tasks_of_live_workers_and_fresh_claims_are_left_alone(db: None) -> None:
-    alive("w1")
+    alive("w1", started_minutes_ago=60)
     dead("w2")
     of_the_living = running(UNSAFE, "w2", "w1")
     just_claimed = running(UNSAFE, "w3", minutes_ago=0)
@@ -159,17 +168,29 @@ def test_a_lost_export_fails_its_job_at_once(db: None, status: str) -> None:
     assert row.status == TaskResultStatus.FAILED
 
 
-def test_a_lost_export_whose_job_had_finished_keeps_it(db: None) -> None:
+@pytest.mark.parametrize(
+    ("status", "kept"), [(ExportJob.Status.COMPLETE, True), (ExportJob.Status.RUNNING, False)]
+)
+def test_a_lost_export_removes_the_files_of_an_unfinished_job_only(
+    db: None, settings: Any, tmp_path: Path, status: str, kept: bool
+) -> None:
+    settings.PORTAL_BULK_EXPORT_DIR = tmp_path
     job = ExportJob.objects.create(
         service=make_service("Data warehouse", all_patients=True),
         level=ExportJob.Level.SYSTEM,
         request_url="x",
-        status=ExportJob.Status.COMPLETE,
+        status=status,
     )
+    written = export.job_directory(job) / "Patient.ndjson"
+    written.parent.mkdir(parents=True)
+    written.write_text("{}\n")
+    ExportFile.objects.create(job=job, resource_type="Patient", name="Patient.ndjson", count=1)
     running(run_export.module_path, "w1", args=[job.pk])
     assert recover_lost_tasks().failed == 1
     job.refresh_from_db()
-    assert job.status == ExportJob.Status.COMPLETE
+    assert job.status == (status if kept else ExportJob.Status.FAILED)
+    assert written.exists() is kept
+    assert ExportFile.objects.filter(job=job).exists() is kept
 
 
 def test_a_failing_lost_task_handler_does_not_stop_the_others(db: None, caplog: Any) -> None:
@@ -373,7 +394,7 @@ def test_the_look_for_lost_tasks_reads_an_index_not_the_whole_table(db: None) ->
 
 
 def test_the_metrics_count_running_and_lost_tasks(db: None, client: Any) -> None:
-    alive("w1")
+    alive("w1", started_minutes_ago=60)
     running(SAFE, "w1")  # running on a live worker
     dead("w2")
     running(UNSAFE, "w2")  # lost today

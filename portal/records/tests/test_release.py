@@ -16,6 +16,7 @@ from portal.audit.actor import Actor
 from portal.audit.models import AuditEvent
 from portal.notifications.models import Notification
 from portal.patients.access import decide
+from portal.patients.models import Patient
 from portal.records import actions
 from portal.records.access import visible_reports
 from portal.records.models import ReleasePreference, ResultReport
@@ -113,6 +114,27 @@ def test_the_hold_notice_run_again_tells_nobody_twice(world: World) -> None:
     assert notify_when_hold_ends.call(report.pk) is True
     assert notify_when_hold_ends.call(report.pk) is False
     assert Notification.objects.count() == 2  # the patient and her proxy, once each
+
+
+def test_a_correction_notice_does_not_stand_for_the_hold_notice(world: World) -> None:
+    report = held(world, hours=1)
+    ResultReport.objects.filter(pk=report.pk).update(available_at=timezone.now() - dt.timedelta(seconds=1))
+    Notification.objects.create(
+        recipient=world.alice_user,
+        patient=world.alice,
+        title="A result was corrected",
+        link=reverse("records:result", args=[report.pk]),
+    )
+    assert notify_when_hold_ends.call(report.pk) is True
+
+
+def test_the_hold_notice_run_again_tells_nobody_twice_in_spanish_either(world: World) -> None:
+    Patient.objects.filter(pk=world.alice.pk).update(preferred_language="es")
+    report = held(world, hours=1)
+    ResultReport.objects.filter(pk=report.pk).update(available_at=timezone.now() - dt.timedelta(seconds=1))
+    assert notify_when_hold_ends.call(report.pk) is True
+    assert notify_when_hold_ends.call(report.pk) is False
+    assert Notification.objects.filter(title="Nuevo resultado de prueba").count() == 2
 
 
 def test_no_second_notice_when_a_clinician_released_early(world: World) -> None:
