@@ -6,12 +6,14 @@ Times nothing that matters and asserts nothing about speed: that is the runner's
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from benchmarks.api import BENCH_APP_NAME, measure_api
+from benchmarks.audit_rate import append_for
 from benchmarks.billing import STATEMENTS
 from benchmarks.history import HISTORY, History, build
 from benchmarks.inbox import INBOX_POOL, LONG_THREAD_SUBJECT
@@ -30,6 +32,7 @@ from portal.organization.models import CareTeam
 from portal.patients.models import Patient
 from portal.records.models import Encounter, Observation
 from portal.smart.models import PatientAuthorization
+from portal.test import World
 
 ANCHOR = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 TINY = Sizes(
@@ -142,3 +145,13 @@ def test_the_runner_measures_the_patient_api_as_an_app(settings: Any) -> None:
     authorization = PatientAuthorization.objects.get(application__name=BENCH_APP_NAME)
     assert authorization.patient == history.patient and authorization.user == history.user
     assert verify_chain()[1] == []
+
+
+def test_the_audit_rate_benchmark_appends_valid_events(world: World) -> None:
+    before = AuditEvent.objects.count()
+    appended = append_for(0.2, time.time())
+    assert appended > 0
+    assert AuditEvent.objects.count() == before + appended
+    assert AuditEvent.objects.filter(action="bench.audit_rate", patient__isnull=False).count() == appended
+    _read, problems = verify_chain()
+    assert not problems
