@@ -98,10 +98,11 @@ def recover_lost_tasks(now: dt.datetime | None = None) -> Recovered:
         # process that had the same id (a restart with a fixed --worker-id).
         if lost_by in alive and row.started_at >= alive[lost_by]:
             continue
-        if reruns_safely(row) and len(row.worker_ids) < MAX_RUNS:
+        safe = reruns_safely(row)
+        if safe and len(row.worker_ids) < MAX_RUNS:
             queued_again += _queue_again(row, lost_by)
         else:
-            failed += _fail(row, lost_by, now)
+            failed += _fail(row, lost_by, now, safe=safe)
     return Recovered(queued_again, failed)
 
 
@@ -117,13 +118,13 @@ def _queue_again(row: DBTaskResult, lost_by: str) -> int:
     return changed
 
 
-def _fail(row: DBTaskResult, lost_by: str, now: dt.datetime) -> int:
+def _fail(row: DBTaskResult, lost_by: str, now: dt.datetime, *, safe: bool) -> int:
     why = (
         f"The worker {lost_by or '(unknown)'} stopped while running this task, "
         f"{len(row.worker_ids)} run(s) in all; "
         + (
             "it was not run again because it already stopped its workers that often."
-            if reruns_safely(row)
+            if safe
             else "it was not run again because running it twice is not known to be safe."
         )
     )
@@ -162,6 +163,4 @@ class LostTaskWatch:
         if self._last is not None and now - self._last < stale_after():
             return
         self._last = now
-        recovered = recover_lost_tasks(now)
-        if recovered.queued_again or recovered.failed:
-            logger.warning("Lost tasks: %d queued again, %d failed", recovered.queued_again, recovered.failed)
+        recover_lost_tasks(now)  # each task it acts on is logged
