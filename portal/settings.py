@@ -126,14 +126,23 @@ def _database() -> dict[str, object]:
     if url:
         config = dj_database_url.parse(url)
         if config["ENGINE"] == "django.db.backends.postgresql":
+            # Keep what the URL's query string set (sslmode=require, say).
+            options: dict[str, object] = dict(config.get("OPTIONS") or {})
+            if env_bool("DATABASE_PREPARED_STATEMENTS", default=True):
+                # Planning the pages' many-join queries costs PostgreSQL more than running
+                # them (6 ms against 0.5 ms for a message thread's). Bound parameters let
+                # psycopg prepare a query once it has run 5 times on a connection, and
+                # PostgreSQL then reuses the plan (docs/deployment.md).
+                options.update(server_side_binding=True, prepare_threshold=5)
             if env_bool("DATABASE_POOL", default=True):
                 # psycopg's pool keeps connections warm per process; Django requires
                 # CONN_MAX_AGE=0 with it.
-                config["OPTIONS"] = {"pool": {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 10)}}
+                options["pool"] = {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 10)}
                 config["CONN_MAX_AGE"] = 0
             else:
                 config["CONN_MAX_AGE"] = env_int("CONN_MAX_AGE", 60)
             config["CONN_HEALTH_CHECKS"] = True
+            config["OPTIONS"] = options
         return dict(config)
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     return {
