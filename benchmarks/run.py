@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks.environment import BENCH_DATA_DIR, ROOT, configure
+from benchmarks.environment import BENCH_DATA_DIR, ROOT, configure, uses_sqlite, warm_sqlite_database
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 
@@ -35,6 +35,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     configure(args.data_dir)
+    if uses_sqlite():
+        print(
+            f"Read {warm_sqlite_database(args.data_dir) / 1e6:,.0f} MB of SQLite files into the cache first"
+        )
     # Imported only now: the models need Django set up against the benchmark database.
     from django.utils import timezone
 

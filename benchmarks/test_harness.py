@@ -15,6 +15,7 @@ import pytest
 from benchmarks.api import BENCH_APP_NAME, measure_api
 from benchmarks.audit_rate import append_for
 from benchmarks.billing import STATEMENTS
+from benchmarks.environment import SQLITE_FILES, warm_sqlite_database
 from benchmarks.history import HISTORY, History, build
 from benchmarks.inbox import INBOX_POOL, LONG_THREAD_SUBJECT
 from benchmarks.measure import RESULTS_START, measure_all, record_results
@@ -155,3 +156,10 @@ def test_the_audit_rate_benchmark_appends_valid_events(world: World) -> None:
     assert AuditEvent.objects.filter(action="bench.audit_rate", patient__isnull=False).count() == appended
     _read, problems = verify_chain()
     assert not problems
+
+
+def test_the_sqlite_files_are_read_through_before_measuring(tmp_path: Path) -> None:
+    (tmp_path / SQLITE_FILES[0]).write_bytes(b"d" * 9_000_001)
+    (tmp_path / SQLITE_FILES[1]).write_bytes(b"w" * 12_345)
+    assert warm_sqlite_database(tmp_path) == 9_012_346
+    assert warm_sqlite_database(tmp_path / "nothing-here") == 0
