@@ -34,5 +34,5 @@ while todo:
 print("# Exact versions of every runtime dependency, direct and indirect, for the container")
 print("# image (pip install --constraint). Regenerate after changing a pin in pyproject.toml:")
 print('# docs/deployment.md "Upgrading".')
-for key in sorted(seen):
-    print(f"{seen[key][0]}=={seen[key][1]}")
+for name, version in (seen[canonical] for canonical in sorted(seen)):
+    print(f"{name}=={version}")

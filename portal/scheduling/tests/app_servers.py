@@ -101,7 +101,7 @@ def running_servers(count: int, workers: int, database: dict[str, str], logs: Pa
             )
             servers.append(server)
         for server in servers:
-            _wait_until_up(server)
+            wait_until_up(server)
         yield servers
     finally:
         for process in processes:
@@ -113,7 +113,7 @@ def running_servers(count: int, workers: int, database: dict[str, str], logs: Pa
                 process.kill()
 
 
-def _wait_until_up(server: Server) -> None:
+def wait_until_up(server: Server) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         try:

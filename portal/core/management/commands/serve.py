@@ -17,6 +17,11 @@ import portal
 # --worker-class choices and what gunicorn is given for each. uvicorn serves the ASGI
 # application (portal.asgi) through its gunicorn worker.
 WORKER_CLASSES = {"sync": "sync", "gthread": "gthread", "uvicorn": "uvicorn.workers.UvicornWorker"}
+# How long an idle kept-alive connection stays open. The proxy that opens connections to
+# the app servers must close its idle ones first: if the server closes one just as nginx
+# sends a request on it, nginx cannot resend a POST and the patient gets a 502. gunicorn's
+# default is 2 s; nginx keeps idle upstream connections 60 s (deploy/nginx/portal.conf).
+KEEP_ALIVE_SECONDS = 75
 
 
 def default_workers(worker_class: str = "gthread") -> int:
@@ -82,6 +87,7 @@ class Command(BaseCommand):
             "--bind", bind,
             "--workers", str(workers),
             "--worker-class", WORKER_CLASSES[worker_class],
+            "--keep-alive", str(KEEP_ALIVE_SECONDS),
         ]  # fmt: skip
         if worker_class == "gthread":
             argv += ["--threads", str(threads)]
