@@ -1,6 +1,6 @@
 """CPU per request, the app's and PostgreSQL's, on the load test's pages.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench DATABASE_POOL=false \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal_bench \\
         .venv/bin/python -m benchmarks.request_cpu [--requests 60]
 
 The load test says how many requests a second the machine serves; this says where each
@@ -8,8 +8,9 @@ request's CPU goes. One patient drawn as the load test draws them asks for each 
 `--requests` times through Django's test client in this process, one after the other.
 For each page it prints the CPU time this process spent per request, and, when
 PostgreSQL runs on this machine, the CPU time its server process for our connection
-spent (read from /proc, so keep `DATABASE_POOL=false`: one connection throughout). Set
-`DATABASE_PREPARED_STATEMENTS=false` to compare without prepared statements.
+spent (read from /proc; the tool turns the pool off and keeps its one connection
+throughout). Set `DATABASE_PREPARED_STATEMENTS=false` to compare without prepared
+statements.
 """
 
 from __future__ import annotations
@@ -84,17 +85,18 @@ def measure(requests: int) -> list[PageCpu]:
         return response.content.decode()
 
     backend_pid = _backend_pid(connection)
-    queries = [0]
+    queries = 0
 
     def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        queries[0] += 1
+        nonlocal queries
+        queries += 1
         return execute(sql, params, many, context)
 
     results = []
     for page, path in load_mix_pages(get).items():
         for _ in range(WARMUP):
             get(path)
-        queries[0] = 0
+        queries = 0
         database_before = server_cpu_seconds(backend_pid) if backend_pid else None
         app_before = time.process_time()
         with connection.execute_wrapper(count):
@@ -107,7 +109,11 @@ def measure(requests: int) -> list[PageCpu]:
             if database_before is not None and database_after is not None
             else None
         )
-        results.append(PageCpu(page, app_ms, database_ms, queries[0] / requests))
+        if _backend_pid(connection) != backend_pid:
+            raise SystemExit(
+                "the database connection changed while measuring; PostgreSQL's CPU would be wrong"
+            )
+        results.append(PageCpu(page, app_ms, database_ms, queries / requests))
     return results
 
 
@@ -127,7 +133,7 @@ def report(results: list[PageCpu]) -> list[str]:
     app_total = sum(result.app_ms for result in results)
     database_values = [result.database_ms for result in results if result.database_ms is not None]
     database_total = f"{sum(database_values):.1f}" if len(database_values) == len(results) else "n/a"
-    lines.append(f"{'all seven':15s} {app_total:10.1f} {database_total:>18s}")
+    lines.append(f"{f'all {len(results)}':15s} {app_total:10.1f} {database_total:>18s}")
     return lines
 
 
@@ -135,6 +141,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.request_cpu")
     parser.add_argument("--requests", type=int, default=60, help="timed requests per page")
     args = parser.parse_args(argv)
+    if args.requests < 1:
+        parser.error("--requests must be at least 1")
+    # One connection for the whole run, so its server process's CPU is ours alone.
+    os.environ["DATABASE_POOL"] = "false"
+    os.environ["CONN_MAX_AGE"] = "3600"
     configure()
     for line in report(measure(args.requests)):
         print(line)

@@ -29,7 +29,7 @@ def test_each_load_test_page_gets_its_cpu_and_query_count() -> None:
     assert all((result.database_ms is not None) == on_postgresql for result in results)
     lines = report(results)
     assert len(lines) == len(PAGES) + 2
-    assert lines[-1].startswith("all seven")
+    assert lines[-1].startswith("all 7")
 
 
 def test_a_process_cpu_is_read_from_proc_and_a_missing_one_is_none() -> None:

@@ -132,7 +132,8 @@ def _database() -> dict[str, object]:
                 # Planning the pages' many-join queries costs PostgreSQL more than running
                 # them (6 ms against 0.5 ms for a message thread's). Bound parameters let
                 # psycopg prepare a query once it has run 5 times on a connection, and
-                # PostgreSQL then reuses the plan (docs/deployment.md).
+                # PostgreSQL can then reuse its plan (docs/deployment.md). These two
+                # replace the same options in the URL, if it has them.
                 options.update(server_side_binding=True, prepare_threshold=5)
             if env_bool("DATABASE_POOL", default=True):
                 # psycopg's pool keeps connections warm per process; Django requires

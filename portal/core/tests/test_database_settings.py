@@ -35,8 +35,9 @@ def _database_settings(tmp_path: Path, **env: str) -> dict[str, Any]:
         cwd=ROOT,
         env=environment,
         timeout=60,
-        check=True,
+        check=False,
     )
+    assert answer.returncode == 0, answer.stderr
     result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
     return result
 
@@ -72,6 +73,18 @@ def test_prepared_statements_and_the_pool_can_each_be_turned_off(tmp_path: Path)
         CONN_MAX_AGE="30",
     )
     assert found == {"options": {"sslmode": "verify-full"}, "max_age": 30}
+
+
+def test_statements_are_prepared_without_the_pool_too(tmp_path: Path) -> None:
+    found = _database_settings(tmp_path, DATABASE_URL=POSTGRES_URL, DATABASE_POOL="false")
+    assert found == {"options": {"server_side_binding": True, "prepare_threshold": 5}, "max_age": 60}
+
+
+def test_url_options_survive_with_only_the_pool(tmp_path: Path) -> None:
+    found = _database_settings(
+        tmp_path, DATABASE_URL=f"{POSTGRES_URL}?sslmode=require", DATABASE_PREPARED_STATEMENTS="no"
+    )
+    assert found["options"] == {"sslmode": "require", "pool": {"min_size": 1, "max_size": 10}}
 
 
 @pytest.mark.django_db
