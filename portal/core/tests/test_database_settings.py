@@ -1,52 +1,41 @@
 """How DATABASE_URL and the DATABASE_* variables become Django's database settings.
 
-Settings load once a process, so each variant is read in a fresh interpreter.
+`_database()` reads the environment each time it is called, so each variant is read here
+directly; the settings module itself called it once when this process started.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[3]
-PRINT_DATABASE = (
-    "import json, django; django.setup(); from django.conf import settings; "
-    "d = settings.DATABASES['default']; "
-    "print(json.dumps({'options': d.get('OPTIONS', {}), 'max_age': d['CONN_MAX_AGE']}))"
+from portal.settings import _database
+
+VARIABLES = (
+    "DATABASE_URL",
+    "DATABASE_POOL",
+    "DATABASE_POOL_SIZE",
+    "DATABASE_PREPARED_STATEMENTS",
+    "CONN_MAX_AGE",
 )
 
 
-def _database_settings(tmp_path: Path, **env: str) -> dict[str, Any]:
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("DATABASE_")}
-    environment.update(
-        DJANGO_SETTINGS_MODULE="portal.settings", PORTAL_ENV="test", PORTAL_DATA_DIR=str(tmp_path), **env
-    )
-    answer = subprocess.run(  # noqa: S603  (our own interpreter and a fixed snippet)
-        [sys.executable, "-c", PRINT_DATABASE],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment,
-        timeout=60,
-        check=False,
-    )
-    assert answer.returncode == 0, answer.stderr
-    result: dict[str, Any] = json.loads(answer.stdout.strip().splitlines()[-1])
-    return result
+def _database_settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    found = _database()
+    return {"options": found.get("OPTIONS", {}), "max_age": found["CONN_MAX_AGE"]}
 
 
 POSTGRES_URL = "postgres://portal@db.internal:5432/portal"
 
 
-def test_postgresql_pools_and_prepares_statements_by_default(tmp_path: Path) -> None:
-    found = _database_settings(tmp_path, DATABASE_URL=POSTGRES_URL)
+def test_postgresql_pools_and_prepares_statements_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = _database_settings(monkeypatch, DATABASE_URL=POSTGRES_URL)
     assert found["options"] == {
         "server_side_binding": True,
         "prepare_threshold": 5,
@@ -55,18 +44,18 @@ def test_postgresql_pools_and_prepares_statements_by_default(tmp_path: Path) -> 
     assert found["max_age"] == 0
 
 
-def test_options_in_the_url_survive_the_pool(tmp_path: Path) -> None:
+def test_options_in_the_url_survive_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     # The pool used to replace the URL's options, silently dropping sslmode=require.
     found = _database_settings(
-        tmp_path, DATABASE_URL=f"{POSTGRES_URL}?sslmode=require", DATABASE_POOL_SIZE="4"
+        monkeypatch, DATABASE_URL=f"{POSTGRES_URL}?sslmode=require", DATABASE_POOL_SIZE="4"
     )
     assert found["options"]["sslmode"] == "require"
     assert found["options"]["pool"] == {"min_size": 1, "max_size": 4}
 
 
-def test_prepared_statements_and_the_pool_can_each_be_turned_off(tmp_path: Path) -> None:
+def test_prepared_statements_and_the_pool_can_each_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
     found = _database_settings(
-        tmp_path,
+        monkeypatch,
         DATABASE_URL=f"{POSTGRES_URL}?sslmode=verify-full",
         DATABASE_PREPARED_STATEMENTS="false",
         DATABASE_POOL="false",
@@ -75,14 +64,14 @@ def test_prepared_statements_and_the_pool_can_each_be_turned_off(tmp_path: Path)
     assert found == {"options": {"sslmode": "verify-full"}, "max_age": 30}
 
 
-def test_statements_are_prepared_without_the_pool_too(tmp_path: Path) -> None:
-    found = _database_settings(tmp_path, DATABASE_URL=POSTGRES_URL, DATABASE_POOL="false")
+def test_statements_are_prepared_without_the_pool_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = _database_settings(monkeypatch, DATABASE_URL=POSTGRES_URL, DATABASE_POOL="false")
     assert found == {"options": {"server_side_binding": True, "prepare_threshold": 5}, "max_age": 60}
 
 
-def test_url_options_survive_with_only_the_pool(tmp_path: Path) -> None:
+def test_url_options_survive_with_only_the_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     found = _database_settings(
-        tmp_path, DATABASE_URL=f"{POSTGRES_URL}?sslmode=require", DATABASE_PREPARED_STATEMENTS="no"
+        monkeypatch, DATABASE_URL=f"{POSTGRES_URL}?sslmode=require", DATABASE_PREPARED_STATEMENTS="no"
     )
     assert found["options"] == {"sslmode": "require", "pool": {"min_size": 1, "max_size": 10}}
 
