@@ -35,9 +35,9 @@ def warm_sqlite_database(data_dir: Path = BENCH_DATA_DIR) -> int:
     """Read the SQLite files through once, so the operating system's cache holds them.
 
     A server that has been up a while reads its database from memory. Without this the
-    first pages measured pay for reading a cold 1.5 GB file from disk and the later ones
-    do not, which made the page order, not the data's size, decide the first SQLite run's
-    verdicts (docs/benchmarks.md). Returns the bytes read.
+    first pages measured pay for reading a cold file of nearly 2 GB from disk and the
+    later ones do not, which made the page order, not the data's size, decide the first
+    SQLite run's verdicts (docs/benchmarks.md). Returns the bytes read.
     """
     read = 0
     for name in SQLITE_FILES:
